@@ -1,0 +1,25 @@
+"""[libvirt] options: how the driver reaches the hypervisor."""
+
+from oslo_config import cfg
+
+libvirt_group = cfg.OptGroup(
+    "libvirt", title="Libvirt driver", help="How the libvirt driver connects."
+)
+
+libvirt_opts = [
+    cfg.StrOpt(
+        "connection_uri",
+        default="qemu:///system",
+        help="Libvirt connection URI. 'test:///default' is libvirt's in-process "
+        "test driver, used by the embedded default and the functional tests.",
+    ),
+]
+
+
+def register_opts(conf):
+    conf.register_group(libvirt_group)
+    conf.register_opts(libvirt_opts, group=libvirt_group)
+
+
+def list_opts():
+    return {libvirt_group: libvirt_opts}

@@ -1,0 +1,76 @@
+"""[migration] options: how namespace data travels between hosts over SSH."""
+
+from oslo_config import cfg
+
+migration_group = cfg.OptGroup(
+    "migration",
+    title="PMEM data copy",
+    help="Settings for copying namespace data to the destination host over SSH "
+    "during a resize or cold migration with copy_pmem_devices.",
+)
+
+migration_opts = [
+    cfg.StrOpt(
+        "ssh_user", default="pmemtrack", help="User to log in as on destinations."
+    ),
+    cfg.PortOpt("ssh_port", default=22, help="SSH port of the destination hosts."),
+    cfg.StrOpt(
+        "ssh_key_file",
+        default="$state_path/.ssh/id_ed25519",
+        help="Private key used to authenticate to destinations. Password "
+        "authentication is never used.",
+    ),
+    cfg.StrOpt(
+        "known_hosts_file",
+        default="$state_path/.ssh/known_hosts",
+        help="known_hosts file the destination's host key is checked against.",
+    ),
+    cfg.StrOpt(
+        "host_key_policy",
+        default="reject",
+        choices=[
+            ("reject", "Refuse hosts whose key is not in known_hosts_file."),
+            ("warn", "Accept unknown hosts with a warning; the key is not saved."),
+            ("auto-add", "Accept unknown hosts and add their key to known_hosts_file."),
+        ],
+        help="What to do when a destination's host key is not in "
+        "known_hosts_file. A key that does not match a known one is always refused.",
+    ),
+    cfg.IntOpt(
+        "connect_timeout",
+        default=30,
+        min=1,
+        help="Seconds to wait for the SSH connection and authentication.",
+    ),
+    cfg.IntOpt(
+        "stall_timeout",
+        default=120,
+        min=1,
+        help="A copy that moves no byte for this many seconds is aborted; the "
+        "instance stays on its source with its data.",
+    ),
+    cfg.IntOpt(
+        "chunk_size",
+        default=1024 * 1024,
+        min=64 * 1024,
+        max=64 * 1024 * 1024,
+        help="Bytes read and sent at a time while copying namespace data.",
+    ),
+    cfg.IntOpt(
+        "parallel_streams",
+        default=1,
+        min=1,
+        max=16,
+        help="SSH streams used at once to copy the namespaces of one move. More "
+        "than one helps only on hosts with cores to spare.",
+    ),
+]
+
+
+def register_opts(conf):
+    conf.register_group(migration_group)
+    conf.register_opts(migration_opts, group=migration_group)
+
+
+def list_opts():
+    return {migration_group: migration_opts}

@@ -1,0 +1,62 @@
+"""Check a loaded configuration up front, naming the option and the bad value.
+
+oslo.config only converts a value when it is first read, so a typo would otherwise
+surface deep inside a command. Reading every option once at start-up turns it into
+one clear error before anything changes.
+"""
+
+import configparser
+
+from oslo_config import cfg
+
+from pmemtrack import exception
+
+
+class InvalidConfig(exception.PmemtrackException):
+    msg_fmt = "Invalid configuration: [%(group)s] %(option)s = %(value)r: %(reason)s"
+
+
+def _raw_value(conf, group, option):
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    for path in reversed(conf.config_file or []):
+        try:
+            parser.read(path)
+        except configparser.Error:
+            continue
+        if parser.has_option(group, option):
+            return parser.get(group, option)
+    return None
+
+
+def _reason(err):
+    text = str(err)
+    marker = "is not valid: "
+    return text.split(marker, 1)[1] if marker in text else text
+
+
+def _options(conf):
+    """(section, option name, reader) for every registered option."""
+    for name in sorted(conf.keys()):
+        try:
+            value = conf[name]
+        except cfg.ConfigFileValueError:
+            value = None
+        if isinstance(value, cfg.ConfigOpts.GroupAttr):
+            for option in sorted(value.keys()):
+                yield name, option, lambda g=value, o=option: g[o]
+        else:
+            yield "DEFAULT", name, lambda n=name: conf[n]
+
+
+def check(conf):
+    """Read every registered option; raise InvalidConfig for the first bad one."""
+    for section, option, read in _options(conf):
+        try:
+            read()
+        except (cfg.ConfigFileValueError, ValueError) as err:
+            raise InvalidConfig(
+                group=section,
+                option=option,
+                value=_raw_value(conf, section, option),
+                reason=_reason(err),
+            )

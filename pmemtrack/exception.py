@@ -1,0 +1,95 @@
+"""Exceptions that explain themselves.
+
+Each class carries a message template; the keyword arguments that fill it are the
+values an operator needs to see what went wrong and what to fix.
+"""
+
+
+class PmemtrackException(Exception):
+    msg_fmt = "An unknown error occurred."
+
+    def __init__(self, message=None, **kwargs):
+        self.kwargs = kwargs
+        if message is None:
+            try:
+                message = self.msg_fmt % kwargs
+            except (KeyError, TypeError) as err:
+                # A template/argument mismatch must not hide the original problem.
+                message = f"{self.msg_fmt} (formatting failed: {err!r}; {kwargs!r})"
+        self.message = message
+        super().__init__(message)
+
+
+class NotFound(PmemtrackException):
+    msg_fmt = "Resource could not be found."
+
+
+class InstanceNotFound(NotFound):
+    msg_fmt = "Instance %(instance_uuid)s could not be found."
+
+
+class ComputeNodeNotFound(NotFound):
+    msg_fmt = "Compute node %(node)s could not be found."
+
+
+class ComputeNodeExists(PmemtrackException):
+    msg_fmt = "Compute node %(host)s/%(node)s already exists."
+
+
+class MigrationNotFound(NotFound):
+    msg_fmt = "Migration %(migration)s could not be found."
+
+
+class RequestSpecNotFound(NotFound):
+    msg_fmt = "No request spec is stored for instance %(instance_uuid)s."
+
+
+class HostResourceNotFound(NotFound):
+    msg_fmt = "Host resource %(resource)s could not be found."
+
+
+class HostResourceExists(PmemtrackException):
+    msg_fmt = (
+        "Compute node %(compute_node)s already has a resource named %(identifier)s."
+    )
+
+
+class QuotaLimitNotFound(NotFound):
+    msg_fmt = "Project %(project_id)s has no quota override for %(resource_class)s."
+
+
+class InvalidQuotaLimit(PmemtrackException):
+    msg_fmt = (
+        "Quota limit %(limit)s for %(resource_class)s is not valid: use -1 for "
+        "unlimited or a whole number of 0 or more."
+    )
+
+
+class CorruptedBlob(PmemtrackException):
+    msg_fmt = (
+        "The %(column)s column of instance %(instance_uuid)s cannot be read: "
+        "%(reason)s. Nothing was assumed about the namespaces it holds; repair "
+        "or restore that row before retrying."
+    )
+
+
+class CorruptedRequestSpec(PmemtrackException):
+    msg_fmt = (
+        "The stored request spec of instance %(instance_uuid)s cannot be read: "
+        "%(reason)s."
+    )
+
+
+class InvalidResourceClass(PmemtrackException):
+    msg_fmt = (
+        "%(name)r is not a valid resource class: it must match "
+        "CUSTOM_[A-Z0-9_]+ (from label %(label)r)."
+    )
+
+
+class ObjectActionError(PmemtrackException):
+    msg_fmt = "Object action %(action)s failed because: %(reason)s"
+
+
+class DatabaseSchemaError(PmemtrackException):
+    msg_fmt = "Database schema problem at %(url)s: %(reason)s"

@@ -1,0 +1,239 @@
+"""Instance: a guest, and the PMEM blobs it holds in ``instance_extra``.
+
+The blobs (flavor, resources, migration_context) are loaded only when asked for,
+through ``expected_attrs`` or on first access.
+"""
+
+from oslo_utils import timeutils
+import sqlalchemy as sa
+
+from pmemtrack import exception
+from pmemtrack.db import api as db_api
+from pmemtrack.db import models
+from pmemtrack.objects import base
+from pmemtrack.objects import fields
+from pmemtrack.objects import flavor as flavor_obj
+from pmemtrack.objects import migration_context as mc_obj
+from pmemtrack.objects import resource as resource_obj
+
+INSTANCE_COLUMNS = (
+    "id",
+    "uuid",
+    "display_name",
+    "project_id",
+    "user_id",
+    "host",
+    "node",
+    "vm_state",
+    "task_state",
+    "power_state",
+    "created_at",
+    "updated_at",
+)
+# Blob attribute -> the class its JSON holds.
+EXTRA_CLASSES = {
+    "flavor": flavor_obj.Flavor,
+    "resources": resource_obj.ResourceList,
+    "migration_context": mc_obj.MigrationContext,
+}
+
+_INSTANCES = models.Instance.__table__
+_EXTRA = models.InstanceExtra.__table__
+
+
+def decode_extra(instance_uuid, name, blob):
+    """The object held in one instance_extra column; None only for SQL NULL."""
+    if blob is None:
+        return None
+    return base.from_json(
+        EXTRA_CLASSES[name], blob, instance_uuid, f"instance_extra.{name}"
+    )
+
+
+def _select(extra_attrs):
+    extra_columns = [_EXTRA.c[name] for name in extra_attrs]
+    joined = _INSTANCES.outerjoin(_EXTRA, _EXTRA.c.instance_uuid == _INSTANCES.c.uuid)
+    return sa.select(_INSTANCES, *extra_columns).select_from(joined)
+
+
+@db_api.context_manager.reader
+def _get_by_uuid(context, uuid, extra_attrs):
+    query = _select(extra_attrs).where(
+        _INSTANCES.c.uuid == uuid, _INSTANCES.c.deleted == 0
+    )
+    row = context.session.execute(query).first()
+    if row is None:
+        raise exception.InstanceNotFound(instance_uuid=uuid)
+    return row
+
+
+@db_api.context_manager.reader
+def _get_all(context, extra_attrs, **filters):
+    query = _select(extra_attrs).where(_INSTANCES.c.deleted == 0)
+    for column, value in filters.items():
+        query = query.where(_INSTANCES.c[column] == value)
+    return context.session.execute(query.order_by(_INSTANCES.c.id)).all()
+
+
+@db_api.context_manager.reader
+def _get_extra(context, uuid, name):
+    query = sa.select(_EXTRA.c[name]).where(_EXTRA.c.instance_uuid == uuid)
+    return context.session.execute(query).scalar()
+
+
+@db_api.context_manager.writer
+def _create(context, values, extra_values):
+    now = timeutils.utcnow()
+    result = context.session.execute(
+        sa.insert(_INSTANCES).values(created_at=now, deleted=0, **values)
+    )
+    context.session.execute(
+        sa.insert(_EXTRA).values(
+            created_at=now, deleted=0, instance_uuid=values["uuid"], **extra_values
+        )
+    )
+    return result.inserted_primary_key[0], now
+
+
+@db_api.context_manager.writer
+def _update(context, uuid, values, extra_values):
+    now = timeutils.utcnow()
+    if values:
+        context.session.execute(
+            sa.update(_INSTANCES)
+            .where(_INSTANCES.c.uuid == uuid)
+            .values(updated_at=now, **values)
+        )
+    if extra_values:
+        context.session.execute(
+            sa.update(_EXTRA)
+            .where(_EXTRA.c.instance_uuid == uuid)
+            .values(updated_at=now, **extra_values)
+        )
+
+
+@db_api.context_manager.writer
+def _soft_delete(context, instance_id, uuid):
+    now = timeutils.utcnow()
+    context.session.execute(
+        sa.update(_INSTANCES)
+        .where(_INSTANCES.c.id == instance_id)
+        .values(deleted=instance_id, deleted_at=now)
+    )
+    context.session.execute(
+        sa.update(_EXTRA)
+        .where(_EXTRA.c.instance_uuid == uuid)
+        .values(deleted=instance_id, deleted_at=now)
+    )
+
+
+def _split_changes(changes):
+    """Instance columns, and instance_extra columns serialised to JSON."""
+    values = {k: v for k, v in changes.items() if k not in EXTRA_CLASSES}
+    extra = {
+        name: None if changes[name] is None else base.to_json(changes[name])
+        for name in EXTRA_CLASSES
+        if name in changes
+    }
+    return values, extra
+
+
+@base.PmemtrackObjectRegistry.register
+class Instance(base.PmemtrackObject):
+    VERSION = "1.0"
+    fields = {
+        "id": fields.IntegerField(read_only=True),
+        "uuid": fields.UUIDField(),
+        "display_name": fields.StringField(nullable=True, default=None),
+        "project_id": fields.StringField(),
+        "user_id": fields.StringField(),
+        "host": fields.StringField(nullable=True, default=None),
+        "node": fields.StringField(nullable=True, default=None),
+        "vm_state": fields.StringField(nullable=True, default=None),
+        "task_state": fields.StringField(nullable=True, default=None),
+        "power_state": fields.IntegerField(nullable=True, default=None),
+        "flavor": fields.ObjectField("Flavor", nullable=True),
+        "resources": fields.ObjectField("ResourceList", nullable=True),
+        "migration_context": fields.ObjectField("MigrationContext", nullable=True),
+        "created_at": fields.DateTimeField(nullable=True),
+        "updated_at": fields.DateTimeField(nullable=True),
+    }
+
+    @classmethod
+    def _from_db(cls, context, row, extra_attrs):
+        instance = base.load_row(cls(context), row, INSTANCE_COLUMNS)
+        for name in extra_attrs:
+            setattr(instance, name, decode_extra(row.uuid, name, getattr(row, name)))
+        instance.obj_reset_changes(extra_attrs)
+        return instance
+
+    @classmethod
+    def get_by_uuid(cls, context, uuid, expected_attrs=()):
+        extra_attrs = _checked_extra(expected_attrs)
+        return cls._from_db(
+            context, _get_by_uuid(context, uuid, extra_attrs), extra_attrs
+        )
+
+    def obj_load_attr(self, attrname):
+        if attrname not in EXTRA_CLASSES:
+            raise exception.ObjectActionError(
+                action="obj_load_attr",
+                reason=f"attribute {attrname} is not lazy-loadable",
+            )
+        blob = _get_extra(self._context, self.uuid, attrname)
+        setattr(self, attrname, decode_extra(self.uuid, attrname, blob))
+        self.obj_reset_changes([attrname])
+
+    def create(self):
+        if self.obj_attr_is_set("id"):
+            raise exception.ObjectActionError(action="create", reason="already created")
+        values, extra = _split_changes(self.obj_get_changes())
+        for name in ("created_at", "updated_at"):
+            values.pop(name, None)
+        new_id, now = _create(self._context, values, extra)
+        self.id = new_id
+        self.created_at = now
+        self.obj_reset_changes(recursive=True)
+
+    def save(self):
+        values, extra = _split_changes(self.obj_get_changes())
+        values.pop("id", None)
+        _update(self._context, self.uuid, values, extra)
+        self.obj_reset_changes(recursive=True)
+
+    def destroy(self):
+        _soft_delete(self._context, self.id, self.uuid)
+
+
+def _checked_extra(expected_attrs):
+    unknown = set(expected_attrs) - set(EXTRA_CLASSES)
+    if unknown:
+        raise exception.ObjectActionError(
+            action="get", reason=f"unknown expected_attrs {sorted(unknown)}"
+        )
+    return tuple(expected_attrs)
+
+
+@base.PmemtrackObjectRegistry.register
+class InstanceList(base.ObjectListBase, base.PmemtrackObject):
+    VERSION = "1.0"
+    fields = {"objects": fields.ListOfObjectsField("Instance")}
+
+    @classmethod
+    def _get(cls, context, expected_attrs, **filters):
+        extra_attrs = _checked_extra(expected_attrs)
+        rows = _get_all(context, extra_attrs, **filters)
+        objects = [Instance._from_db(context, row, extra_attrs) for row in rows]
+        return cls(context, objects=objects)
+
+    @classmethod
+    def get_by_host_and_node(cls, context, host, node, expected_attrs=()):
+        return cls._get(context, expected_attrs, host=host, node=node)
+
+    @classmethod
+    def get_by_host(cls, context, host, expected_attrs=()):
+        return cls._get(context, expected_attrs, host=host)
+
+    @classmethod
+    def get_by_project(cls, context, project_id, expected_attrs=()):
+        return cls._get(context, expected_attrs, project_id=project_id)

@@ -1,0 +1,122 @@
+"""Quota limits: per-project overrides in the DB over defaults from [quota].
+
+There is no usage table and no reservation: usage is counted from the persisted
+assignments by the tracker, and the project's anchor generation (bumped in every
+claim transaction) keeps two concurrent claims from both passing a limit.
+"""
+
+from oslo_db import exception as db_exc
+from oslo_utils import timeutils
+import sqlalchemy as sa
+
+from pmemtrack import exception
+from pmemtrack.db import api as db_api
+from pmemtrack.db import models
+from pmemtrack.objects import base
+from pmemtrack.objects import fields
+
+UNLIMITED = -1
+_LIMITS = models.QuotaLimit.__table__
+
+
+def check_limit(resource_class, limit):
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < UNLIMITED:
+        raise exception.InvalidQuotaLimit(resource_class=resource_class, limit=limit)
+
+
+@db_api.context_manager.reader
+def _get_by_project(context, project_id):
+    query = (
+        sa.select(_LIMITS)
+        .where(_LIMITS.c.project_id == project_id)
+        .order_by(_LIMITS.c.resource_class)
+    )
+    return context.session.execute(query).all()
+
+
+@db_api.context_manager.writer
+def _set(context, project_id, resource_class, hard_limit):
+    now = timeutils.utcnow()
+    where = sa.and_(
+        _LIMITS.c.project_id == project_id, _LIMITS.c.resource_class == resource_class
+    )
+    updated = context.session.execute(
+        sa.update(_LIMITS).where(where).values(hard_limit=hard_limit, updated_at=now)
+    )
+    if updated.rowcount:
+        return
+    try:
+        with context.session.begin_nested():
+            context.session.execute(
+                sa.insert(_LIMITS).values(
+                    project_id=project_id,
+                    resource_class=resource_class,
+                    hard_limit=hard_limit,
+                    created_at=now,
+                )
+            )
+    except db_exc.DBDuplicateEntry:
+        _set(context, project_id, resource_class, hard_limit)
+
+
+@db_api.context_manager.writer
+def _unset(context, project_id, resource_class):
+    result = context.session.execute(
+        sa.delete(_LIMITS).where(
+            _LIMITS.c.project_id == project_id,
+            _LIMITS.c.resource_class == resource_class,
+        )
+    )
+    if not result.rowcount:
+        raise exception.QuotaLimitNotFound(
+            project_id=project_id, resource_class=resource_class
+        )
+
+
+@base.PmemtrackObjectRegistry.register
+class QuotaLimit(base.PmemtrackObject):
+    VERSION = "1.0"
+    fields = {
+        "project_id": fields.StringField(),
+        "resource_class": fields.ResourceClassField(),
+        # -1 is unlimited.
+        "hard_limit": fields.IntegerField(),
+    }
+
+    @classmethod
+    def set(cls, context, project_id, resource_class, hard_limit):
+        check_limit(resource_class, hard_limit)
+        limit = cls(
+            context,
+            project_id=project_id,
+            resource_class=resource_class,
+            hard_limit=hard_limit,
+        )
+        _set(context, project_id, limit.resource_class, hard_limit)
+        limit.obj_reset_changes()
+        return limit
+
+    @classmethod
+    def unset(cls, context, project_id, resource_class):
+        _unset(context, project_id, resource_class)
+
+
+@base.PmemtrackObjectRegistry.register
+class QuotaLimitList(base.ObjectListBase, base.PmemtrackObject):
+    VERSION = "1.0"
+    fields = {"objects": fields.ListOfObjectsField("QuotaLimit")}
+
+    @classmethod
+    def get_by_project(cls, context, project_id):
+        limits = [
+            base.load_row(QuotaLimit(context), row, QuotaLimit.fields)
+            for row in _get_by_project(context, project_id)
+        ]
+        return cls(context, objects=limits)
+
+    def limit_for(self, resource_class, quota_conf):
+        """The limit in force: project override, then class default, then default."""
+        for limit in self.objects:
+            if limit.resource_class == resource_class:
+                return limit.hard_limit
+        return quota_conf.class_limits.get(resource_class, quota_conf.default_limit)

@@ -1,0 +1,40 @@
+"""Per-project quota overrides over [quota] defaults, on every backend."""
+
+import types
+
+import pytest
+
+from pmemtrack import exception
+from pmemtrack import objects
+
+RC = "CUSTOM_PMEM_NAMESPACE_4GB"
+OTHER = "CUSTOM_PMEM_NAMESPACE_MEDIUM"
+DEFAULTS = types.SimpleNamespace(default_limit=-1, class_limits={OTHER: 2})
+
+
+def test_set_replace_and_unset(ctx):
+    objects.QuotaLimit.set(ctx, "project-a", RC, 3)
+    objects.QuotaLimit.set(ctx, "project-a", RC, 5)
+    [limit] = objects.QuotaLimitList.get_by_project(ctx, "project-a")
+    assert (limit.resource_class, limit.hard_limit) == (RC, 5)
+    objects.QuotaLimit.unset(ctx, "project-a", RC)
+    assert len(objects.QuotaLimitList.get_by_project(ctx, "project-a")) == 0
+    with pytest.raises(exception.QuotaLimitNotFound, match="project-a"):
+        objects.QuotaLimit.unset(ctx, "project-a", RC)
+
+
+def test_limit_in_force_override_then_class_default_then_default(ctx):
+    objects.QuotaLimit.set(ctx, "project-a", RC, 0)
+    limits = objects.QuotaLimitList.get_by_project(ctx, "project-a")
+    assert limits.limit_for(RC, DEFAULTS) == 0
+    assert limits.limit_for(OTHER, DEFAULTS) == 2
+    assert limits.limit_for("CUSTOM_PMEM_NAMESPACE_X", DEFAULTS) == -1
+    others = objects.QuotaLimitList.get_by_project(ctx, "project-b")
+    assert others.limit_for(RC, DEFAULTS) == -1
+
+
+@pytest.mark.parametrize("bad", [-2, "3", True])
+def test_invalid_limits_are_refused(ctx, bad):
+    with pytest.raises(exception.InvalidQuotaLimit, match="unlimited"):
+        objects.QuotaLimit.set(ctx, "project-a", RC, bad)
+    assert len(objects.QuotaLimitList.get_by_project(ctx, "project-a")) == 0
