@@ -93,3 +93,49 @@ class ObjectActionError(PmemtrackException):
 
 class DatabaseSchemaError(PmemtrackException):
     msg_fmt = "Database schema problem at %(url)s: %(reason)s"
+
+
+class ComputeResourcesUnavailable(PmemtrackException):
+    msg_fmt = (
+        "Not enough PMEM namespaces on %(host)s/%(node)s: label %(label)s "
+        "(%(resource_class)s) wanted %(wanted)d, %(free)d free."
+    )
+
+
+class PmemLabelUnknown(PmemtrackException):
+    msg_fmt = (
+        "Flavor %(flavor)s asks for PMEM label %(label)s (%(resource_class)s), "
+        "which %(host)s/%(node)s does not offer; it offers: %(offered)s."
+    )
+
+
+class PmemNumaUnsatisfiable(PmemtrackException):
+    msg_fmt = (
+        "No single host NUMA node of %(host)s/%(node)s has the %(wanted)s "
+        "namespaces that policy %(policy)s requires; free per NUMA node: %(free)s."
+    )
+
+
+class QuotaExceeded(PmemtrackException):
+    msg_fmt = (
+        "Quota exceeded for project %(project_id)s on %(resource_class)s: limit "
+        "%(limit)d, in use %(usage)d, requested %(requested)d."
+    )
+
+
+class ClaimConflict(PmemtrackException):
+    """Another writer changed the node or the project first; retried."""
+
+    msg_fmt = "Generation of %(what)s changed during the claim (expected %(expected)d)."
+
+
+class ClaimRetriesExhausted(PmemtrackException):
+    msg_fmt = (
+        "Claim for instance %(instance_uuid)s on %(node)s gave up after %(attempts)d "
+        "attempts under contention (last: %(last)s). Raise [resource_tracker] "
+        "claim_max_retries if this host sees many concurrent claims."
+    )
+
+
+class InvalidClaim(PmemtrackException):
+    msg_fmt = "Cannot %(action)s for instance %(instance_uuid)s: %(reason)s"

@@ -8,10 +8,19 @@ from pmemtrack.conf import libvirt
 from pmemtrack.conf import migration
 from pmemtrack.conf import pmem
 from pmemtrack.conf import quota
+from pmemtrack.conf import resource_tracker
 
 CONF = cfg.CONF
 
-_GROUP_MODULES = (default, database, pmem, libvirt, quota, migration)
+_GROUP_MODULES = (
+    default,
+    database,
+    pmem,
+    libvirt,
+    quota,
+    migration,
+    resource_tracker,
+)
 
 
 def register_opts(conf):

@@ -6,9 +6,46 @@ transaction, so public functions stay composable.
 """
 
 from oslo_db.sqlalchemy import enginefacade
+import sqlalchemy as sa
 
 context_manager = enginefacade.transaction_context()
 _configured = False
+
+# SQLite: how long a writer waits for another process's write lock (ms).
+SQLITE_BUSY_TIMEOUT_MS = 30000
+
+
+def setup_engine(engine):
+    """Make SQLite safe for several processes claiming at once.
+
+    oslo.db already has SQLAlchemy, not pysqlite, emit BEGIN; but a plain BEGIN
+    lets two processes both read and then both try to write, and one fails with
+    'database is locked' on a stale snapshot. BEGIN IMMEDIATE takes the write lock
+    up front so writers queue instead; WAL lets readers go on meanwhile. Other
+    backends are left as oslo.db made them.
+    """
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return
+
+    def on_connect(dbapi_connection, connection_record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    def on_begin(connection):
+        # Runs before oslo.db's own listener, which then sees the flag it uses
+        # to know a transaction is open and does not emit a second BEGIN.
+        if "in_transaction" not in connection.info:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            connection.info["in_transaction"] = True
+
+    sa.event.listen(engine, "connect", on_connect)
+    sa.event.listen(engine, "begin", on_begin, insert=True)
+    # oslo.db opened a connection to test the engine before these listeners
+    # existed; drop it so every pooled connection is set up as above.
+    engine.dispose()
 
 
 def configure(conf):
@@ -26,6 +63,7 @@ def configure(conf):
         max_retries=conf.database.max_retries,
         retry_interval=conf.database.retry_interval,
     )
+    context_manager.append_on_engine_create(setup_engine)
     _configured = True
 
 

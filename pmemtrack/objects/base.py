@@ -68,6 +68,23 @@ def to_json(obj):
     return jsonutils.dumps(obj.obj_to_primitive())
 
 
+def decode(cls, blob):
+    """Load ``cls`` from a JSON blob; ValueError says what is wrong with it."""
+    try:
+        primitive = jsonutils.loads(blob)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"not JSON ({err})")
+    try:
+        obj = cls.obj_from_primitive(primitive)
+    except Exception as err:  # ovo raises many kinds for malformed primitives
+        raise ValueError(
+            f"not a versioned object primitive ({type(err).__name__}: {err})"
+        )
+    if not isinstance(obj, cls):
+        raise ValueError(f"holds a {obj.obj_name()}, expected a {cls.obj_name()}")
+    return obj
+
+
 def from_json(cls, blob, instance_uuid, column):
     """Load ``cls`` from a JSON blob, or name the row and column that is broken.
 
@@ -75,23 +92,8 @@ def from_json(cls, blob, instance_uuid, column):
     instance may still hold.
     """
     try:
-        primitive = jsonutils.loads(blob)
-    except (TypeError, ValueError) as err:
+        return decode(cls, blob)
+    except ValueError as err:
         raise exception.CorruptedBlob(
-            instance_uuid=instance_uuid, column=column, reason=f"not JSON ({err})"
+            instance_uuid=instance_uuid, column=column, reason=str(err)
         )
-    try:
-        obj = cls.obj_from_primitive(primitive)
-    except Exception as err:  # ovo raises many kinds for malformed primitives
-        raise exception.CorruptedBlob(
-            instance_uuid=instance_uuid,
-            column=column,
-            reason=f"not a versioned object primitive ({type(err).__name__}: {err})",
-        )
-    if not isinstance(obj, cls):
-        raise exception.CorruptedBlob(
-            instance_uuid=instance_uuid,
-            column=column,
-            reason=f"holds a {obj.obj_name()}, expected a {cls.obj_name()}",
-        )
-    return obj

@@ -1,0 +1,1 @@
+"""The resource tracker: race-free PMEM claims computed from the database."""

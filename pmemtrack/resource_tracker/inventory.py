@@ -1,0 +1,160 @@
+"""The node's namespaces in the unified resources table, kept current from the
+driver's report by the periodic pass and read by every claim."""
+
+import dataclasses
+import functools
+
+from oslo_log import log as logging
+from oslo_serialization import jsonutils
+from oslo_utils import timeutils
+from oslo_utils import uuidutils
+import sqlalchemy as sa
+
+from pmemtrack import resource_class
+from pmemtrack.db import models
+from pmemtrack.objects import fields
+from pmemtrack.objects import host_resource
+from pmemtrack.resource_tracker import selection
+
+LOG = logging.getLogger(__name__)
+_R = models.HostResource.__table__
+_STATE = fields.HostResourceState
+
+
+@dataclasses.dataclass(frozen=True)
+class DiscoveredNamespace:
+    """A namespace the driver found and the config offers, with its label."""
+
+    name: str
+    label: str
+    devpath: str
+    size: int
+    align: int
+    numa_node: int | None = None
+    uuid: str | None = None
+    dev: str | None = None
+
+    @property
+    def resource_class(self):
+        return resource_class.for_label(self.label)
+
+    def metadata(self):
+        return {
+            "label": self.label,
+            "size": self.size,
+            "align": self.align,
+            "numa_node": self.numa_node,
+            "uuid": self.uuid,
+            "dev": self.dev,
+        }
+
+
+@functools.lru_cache(maxsize=65536)
+def _metadata(text):
+    return jsonutils.loads(text) if text else {}
+
+
+def read_namespaces(context, compute_node_id):
+    """Every namespace row of the node, as HostNamespace, in a fixed order."""
+    query = sa.select(
+        _R.c.identifier, _R.c.resource_class, _R.c.locator, _R.c.metadata, _R.c.state
+    ).where(
+        _R.c.compute_node_id == compute_node_id,
+        _R.c.resource_type == host_resource.PMEM_NAMESPACE,
+    )
+    namespaces = []
+    for row in context.session.execute(query):
+        meta = _metadata(row.metadata)
+        namespaces.append(
+            selection.HostNamespace(
+                name=row.identifier,
+                resource_class=row.resource_class,
+                label=meta.get("label", ""),
+                devpath=row.locator,
+                size=meta.get("size", 0),
+                align=meta.get("align", 0),
+                numa_node=meta.get("numa_node"),
+                state=row.state,
+                uuid=meta.get("uuid"),
+            )
+        )
+    return sorted(namespaces, key=lambda ns: ns.sort_key)
+
+
+def _values(found):
+    return {
+        "resource_class": found.resource_class,
+        "locator": found.devpath,
+        "metadata": jsonutils.dumps(found.metadata(), sort_keys=True),
+    }
+
+
+def sync(context, compute_node_id, discovered, held):
+    """Make the node's rows match the driver's report; return what changed.
+
+    A namespace that vanished from the report but that an instance holds is kept
+    as 'unavailable' (the claim stays valid and it is never handed out); one that
+    nobody holds is removed. A 'dirty' namespace (failed wipe) stays dirty.
+    """
+    now = timeutils.utcnow()
+    rows = {
+        row.identifier: row
+        for row in context.session.execute(
+            sa.select(_R).where(_R.c.compute_node_id == compute_node_id)
+        )
+    }
+    report = {"added": [], "updated": [], "removed": [], "unavailable": []}
+    for found in discovered:
+        values = _values(found)
+        row = rows.pop(found.name, None)
+        if row is None:
+            context.session.execute(
+                sa.insert(_R).values(
+                    uuid=uuidutils.generate_uuid(),
+                    compute_node_id=compute_node_id,
+                    resource_type=host_resource.PMEM_NAMESPACE,
+                    identifier=found.name,
+                    state=_STATE.AVAILABLE,
+                    created_at=now,
+                    **values,
+                )
+            )
+            report["added"].append(found.name)
+            continue
+        if row.state == _STATE.UNAVAILABLE:
+            values["state"] = _STATE.AVAILABLE
+        if any(getattr(row, key) != value for key, value in values.items()):
+            context.session.execute(
+                sa.update(_R).where(_R.c.id == row.id).values(updated_at=now, **values)
+            )
+            report["updated"].append(found.name)
+    for name, row in rows.items():
+        if name in held:
+            if row.state != _STATE.UNAVAILABLE:
+                context.session.execute(
+                    sa.update(_R)
+                    .where(_R.c.id == row.id)
+                    .values(state=_STATE.UNAVAILABLE, updated_at=now)
+                )
+            LOG.warning(
+                "Namespace %s is held by instance %s but is no longer offered by "
+                "the driver ([pmem] namespaces or discovery); it stays assigned "
+                "and is marked unavailable.",
+                name,
+                held[name][0],
+            )
+            report["unavailable"].append(name)
+        else:
+            context.session.execute(sa.delete(_R).where(_R.c.id == row.id))
+            report["removed"].append(name)
+    return report
+
+
+def set_state(context, compute_node_id, names, state):
+    if not names:
+        return
+    context.session.execute(
+        sa.update(_R)
+        .where(_R.c.compute_node_id == compute_node_id, _R.c.identifier.in_(names))
+        .values(state=state, updated_at=timeutils.utcnow())
+    )

@@ -1,0 +1,91 @@
+"""Quota checked against real usage inside the claim transaction (seed 003).
+
+Usage is counted from the persisted assignments of the project's live instances;
+there is no usage cache and no reservation. The project's anchor row is locked
+and its generation compare-and-updated by every claim of the project, so two
+claims on two hosts cannot both pass a limit.
+"""
+
+import collections
+
+from oslo_db import exception as db_exc
+import sqlalchemy as sa
+
+from pmemtrack import exception
+from pmemtrack.db import api as db_api
+from pmemtrack.db import models
+from pmemtrack.objects import quota as quota_obj
+from pmemtrack.resource_tracker import usage
+
+_A = models.ProjectQuotaAnchor.__table__
+
+
+def ensure_anchor(context, project_id):
+    """Create the project's anchor row if it does not exist yet.
+
+    Its own short transaction: a duplicate insert aborts a PostgreSQL transaction,
+    so it must not happen inside a claim.
+    """
+    try:
+        with db_api.context_manager.writer.independent.using(context):
+            exists = context.session.execute(
+                sa.select(_A.c.id).where(_A.c.project_id == project_id)
+            ).first()
+            if exists is None:
+                context.session.execute(
+                    sa.insert(_A).values(project_id=project_id, generation=0)
+                )
+    except db_exc.DBDuplicateEntry:
+        pass
+
+
+def lock_anchor(context, project_id):
+    """SELECT generation ... FOR UPDATE: queue claims of one project."""
+    query = (
+        sa.select(_A.c.generation)
+        .where(_A.c.project_id == project_id)
+        .with_for_update()
+    )
+    return context.session.execute(query).scalar_one()
+
+
+def bump_anchor(context, project_id, generation):
+    # UPDATE project_quota_anchors SET generation = :g + 1
+    #  WHERE project_id = :p AND generation = :g
+    result = context.session.execute(
+        sa.update(_A)
+        .where(_A.c.project_id == project_id, _A.c.generation == generation)
+        .values(generation=generation + 1)
+    )
+    if result.rowcount != 1:
+        raise exception.ClaimConflict(what=f"project {project_id}", expected=generation)
+
+
+def check(context, conf, project_id, instance_uuid, new_counts, keeps_current):
+    """Raise QuotaExceeded unless the instance's use after the claim fits.
+
+    ``new_counts`` maps resource class -> namespaces being claimed. A move keeps
+    the current ones until it is confirmed, so its use is the larger side; a
+    claim that does not grow the instance's use of a class is not checked.
+    """
+    limits = quota_obj.QuotaLimitList.get_by_project(context, project_id)
+    holdings = usage.holdings_of_project(context, project_id)
+    others = usage.project_usage(holdings, excluding=instance_uuid)
+    before = collections.Counter()
+    for holding in holdings:
+        if holding.instance_uuid == instance_uuid:
+            before = holding.count_by_class()
+    for rc, count in new_counts.items():
+        after = max(count, before[rc]) if keeps_current else count
+        if after <= before[rc]:
+            continue
+        limit = limits.limit_for(rc, conf.quota)
+        if limit == quota_obj.UNLIMITED or others[rc] + after <= limit:
+            continue
+        raise exception.QuotaExceeded(
+            project_id=project_id,
+            resource_class=rc,
+            limit=limit,
+            usage=others[rc] + before[rc],
+            requested=after - before[rc],
+        )

@@ -1,0 +1,82 @@
+"""Retry a claim in a fresh transaction when it lost a race.
+
+A retry must never reuse the failed transaction: on MariaDB at REPEATABLE READ
+it would re-read the same stale snapshot and could commit against capacity that
+is gone (REFERENCE.md section 5). Backoff is exponential with full jitter, so
+racing claimers spread out instead of colliding again in lock step.
+"""
+
+import random
+import time
+
+from oslo_db import exception as db_exc
+from oslo_log import log as logging
+
+from pmemtrack import exception
+from pmemtrack.db import api as db_api
+
+LOG = logging.getLogger(__name__)
+
+# PostgreSQL serialization failure and deadlock; MySQL deadlock and lock wait
+# timeout. oslo.db maps only some of these to DBDeadlock.
+_PG_RETRY_CODES = {"40001", "40P01"}
+_MYSQL_RETRY_CODES = {1213, 1205}
+
+
+def is_retryable(err):
+    if isinstance(err, (exception.ClaimConflict, db_exc.DBDeadlock)):
+        return True
+    inner = getattr(err, "inner_exception", None)
+    orig = getattr(inner, "orig", inner)
+    if getattr(orig, "pgcode", None) in _PG_RETRY_CODES:
+        return True
+    args = getattr(orig, "args", ())
+    if args and args[0] in _MYSQL_RETRY_CODES:
+        return True
+    return "database is locked" in str(orig or err)
+
+
+class RetryStats:
+    """What the last call cost, for benchmarks and logs."""
+
+    def __init__(self):
+        self.attempts = 0
+
+    @property
+    def retries(self):
+        return max(0, self.attempts - 1)
+
+
+def backoff(attempt, base, cap):
+    """Full-jitter exponential backoff for retry number ``attempt`` (from 1)."""
+    return random.uniform(0, min(cap, base * (2 ** (attempt - 1))))
+
+
+def in_fresh_transactions(context, work, conf, describe, stats=None):
+    """Run ``work(context)`` in a new writer transaction until it commits.
+
+    ``describe`` is a dict with ``instance_uuid`` and ``node`` for the error
+    raised when the bound is reached.
+    """
+    stats = stats or RetryStats()
+    opts = conf.resource_tracker
+    last = None
+    for attempt in range(1, opts.claim_max_retries + 2):
+        stats.attempts = attempt
+        try:
+            with db_api.context_manager.writer.independent.using(context):
+                return work(context)
+        except Exception as err:
+            if not is_retryable(err):
+                raise
+            last = err
+        delay = backoff(
+            attempt, opts.claim_retry_interval, opts.claim_retry_max_interval
+        )
+        LOG.debug(
+            "Claim attempt %d lost a race (%s); retrying in %.3fs", attempt, last, delay
+        )
+        time.sleep(delay)
+    raise exception.ClaimRetriesExhausted(
+        attempts=stats.attempts, last=type(last).__name__, **describe
+    )

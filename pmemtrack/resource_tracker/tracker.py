@@ -1,0 +1,421 @@
+"""ResourceTracker: PMEM claims for one compute host, in Nova's vocabulary.
+
+Free namespaces are computed in every claim transaction: the node's namespaces
+from the unified resources table, minus those held by live instances and moves
+in progress (read from their persisted blobs), minus those a guest on the
+hypervisor uses without a live owner (orphans). The claim locks the node and the
+project's quota anchor, writes the assignment and compare-and-updates both
+generations, all in one transaction retried afresh when it loses a race.
+"""
+
+import collections
+
+from oslo_log import log as logging
+import sqlalchemy as sa
+
+from pmemtrack import exception
+from pmemtrack import resource_class
+from pmemtrack import version
+from pmemtrack.conf import CONF
+from pmemtrack.db import api as db_api
+from pmemtrack.db import models
+from pmemtrack.objects import compute_node as compute_node_obj
+from pmemtrack.objects import fields
+from pmemtrack.objects import request_spec as request_spec_obj
+from pmemtrack.objects import resource as resource_obj
+from pmemtrack.resource_tracker import claims
+from pmemtrack.resource_tracker import inventory
+from pmemtrack.resource_tracker import quota
+from pmemtrack.resource_tracker import retry
+from pmemtrack.resource_tracker import selection
+from pmemtrack.resource_tracker import usage
+from pmemtrack.resource_tracker import writes
+
+LOG = logging.getLogger(__name__)
+_CN = models.ComputeNode.__table__
+_AVAILABLE = fields.HostResourceState.AVAILABLE
+
+
+def wanted_from_labels(labels):
+    """Resource class -> (count, label as asked), in the order first asked.
+
+    ``medium`` and ``MEDIUM`` are one class; every label counts, none is dropped.
+    """
+    wanted = collections.OrderedDict()
+    for label in labels:
+        rc = resource_class.for_label(label)
+        count, first_label = wanted.get(rc, (0, label))
+        wanted[rc] = (count + 1, first_label)
+    return wanted
+
+
+def _lock_node(context, node_id):
+    """SELECT generation FROM compute_nodes WHERE id = :id FOR UPDATE."""
+    query = sa.select(_CN.c.generation).where(_CN.c.id == node_id).with_for_update()
+    return context.session.execute(query).scalar_one()
+
+
+def _bump_node(context, node_id, generation):
+    # UPDATE compute_nodes SET generation = :g + 1 WHERE id = :id AND generation = :g
+    result = context.session.execute(
+        sa.update(_CN)
+        .where(_CN.c.id == node_id, _CN.c.generation == generation)
+        .values(generation=generation + 1)
+    )
+    if result.rowcount != 1:
+        raise exception.ClaimConflict(
+            what=f"compute node {node_id}", expected=generation
+        )
+
+
+def _resource_list(provider_uuid, chosen):
+    return resource_obj.ResourceList(
+        objects=[
+            resource_obj.Resource(
+                provider_uuid=provider_uuid,
+                resource_class=ns.resource_class,
+                identifier=ns.name,
+                metadata=resource_obj.LibvirtVPMEMDevice(
+                    label=ns.label,
+                    name=ns.name,
+                    size=ns.size,
+                    devpath=ns.devpath,
+                    align=ns.align,
+                ),
+            )
+            for ns in chosen
+        ]
+    )
+
+
+class ResourceTracker:
+    def __init__(self, host, driver, conf=CONF, migration_address=None):
+        self.host = host
+        self.driver = driver
+        self.conf = conf
+        self.migration_address = migration_address
+        self._nodes = {}
+        # Attempts of the last claim, for benchmarks and logs.
+        self.last_claim = retry.RetryStats()
+
+    # -- compute nodes -------------------------------------------------------
+
+    def _node(self, context, nodename):
+        if nodename not in self._nodes:
+            self._nodes[nodename] = (
+                compute_node_obj.ComputeNode.get_by_host_and_nodename(
+                    context, self.host, nodename
+                )
+            )
+        return self._nodes[nodename]
+
+    def _ensure_node(self, context, nodename):
+        try:
+            node = self._node(context, nodename)
+        except exception.ComputeNodeNotFound:
+            node = compute_node_obj.ComputeNode(
+                context,
+                host=self.host,
+                hypervisor_hostname=nodename,
+                service_version=version.SERVICE_VERSION,
+                migration_address=self.migration_address,
+            )
+            try:
+                node.create()
+            except exception.ComputeNodeExists:
+                node = self._node(context, nodename)
+            self._nodes[nodename] = node
+        if node.service_version != version.SERVICE_VERSION:
+            node.service_version = version.SERVICE_VERSION
+        if self.migration_address and node.migration_address != self.migration_address:
+            node.migration_address = self.migration_address
+        node.save()
+        return node
+
+    # -- the periodic pass ---------------------------------------------------
+
+    def update_available_resource(self, context, nodename):
+        """Bring the node's rows up to date with the driver; report orphans."""
+        node = self._ensure_node(context, nodename)
+        discovered = self.driver.get_pmem_namespaces(nodename)
+        in_use = self.driver.get_pmem_namespaces_in_use(nodename)
+
+        def work(ctx):
+            generation = _lock_node(ctx, node.id)
+            holdings = usage.holdings_on_node(ctx, self.host, nodename)
+            held = usage.held_on_node(holdings, node.uuid)
+            report = inventory.sync(ctx, node.id, discovered, held)
+            _bump_node(ctx, node.id, generation)
+            return report, held
+
+        report, held = self._in_transactions(context, work, node, "")
+        report["orphans"] = {n: d for n, d in in_use.items() if n not in held}
+        for name, domain in sorted(report["orphans"].items()):
+            LOG.warning(
+                "Namespace %s on %s is used by domain %s but no live instance holds "
+                "it (orphan): it will not be handed out until that guest is gone.",
+                name,
+                nodename,
+                domain,
+            )
+        report["rewiped"] = self._rewipe_dirty(context, node, held, in_use)
+        return report
+
+    def _rewipe_dirty(self, context, node, held, in_use):
+        """Wipe again namespaces whose wipe failed; free them when it works."""
+        namespaces = self._read(context, node, inventory.read_namespaces)
+        dirty = [
+            ns
+            for ns in namespaces
+            if ns.state == fields.HostResourceState.DIRTY
+            and ns.name not in held
+            and ns.name not in in_use
+        ]
+        if not dirty:
+            return []
+        devices = _resource_list(node.uuid, dirty)
+        failed = self.driver.wipe_pmem_namespaces([r.metadata for r in devices.objects])
+        cleaned = [ns.name for ns in dirty if ns.name not in failed]
+        self._in_transactions(
+            context,
+            lambda ctx: inventory.set_state(ctx, node.id, cleaned, _AVAILABLE),
+            node,
+            "",
+        )
+        return cleaned
+
+    # -- claims --------------------------------------------------------------
+
+    def instance_claim(self, context, instance, nodename, request_spec=None):
+        """Claim the namespaces of a new instance on ``nodename``."""
+        resources = self._claim(
+            context,
+            instance,
+            nodename,
+            instance.flavor,
+            request_spec,
+            keeps_current=False,
+            write=lambda ctx, node, res: writes.assign(ctx, instance, node, res),
+        )
+        writes.apply_assignment(instance, self.host, nodename, resources)
+        return claims.Claim(self, context, instance, nodename, resources)
+
+    def rebuild_claim(self, context, instance, nodename, request_spec=None):
+        """Claim afresh on ``nodename`` for a rebuild or evacuation.
+
+        The instance's namespaces on its old host are left to that host: if the
+        guest is still there they are orphans and are never handed out.
+        """
+        return self.instance_claim(context, instance, nodename, request_spec)
+
+    def resize_claim(
+        self, context, instance, flavor, nodename, migration, request_spec=None
+    ):
+        """Claim the new flavor's namespaces on the destination of a move.
+
+        The source keeps the old ones (migration_context.old_resources) until the
+        move is confirmed; same-host moves never reuse them.
+        """
+        if migration.dest_compute != self.host or migration.dest_node != nodename:
+            raise exception.InvalidClaim(
+                action="claim a move",
+                instance_uuid=instance.uuid,
+                reason=f"migration {migration.uuid} goes to {migration.dest_compute}/"
+                f"{migration.dest_node}, not {self.host}/{nodename}",
+            )
+        resources = self._claim(
+            context,
+            instance,
+            nodename,
+            flavor,
+            request_spec,
+            keeps_current=True,
+            write=lambda ctx, node, res: writes.start_move(
+                ctx, instance, migration, res
+            ),
+        )
+        instance.obj_reset_changes()
+        instance.obj_load_attr("migration_context")
+        return claims.MoveClaim(self, context, instance, nodename, resources, migration)
+
+    move_claim = resize_claim
+
+    def _claim(self, context, instance, nodename, flavor, spec, keeps_current, write):
+        labels = spec.pmem_labels if spec is not None else flavor.pmem_labels()
+        policy = (
+            spec.pmem_numa_policy
+            if spec is not None
+            else request_spec_obj.PmemNumaPolicy.PREFER_SINGLE_NODE
+        )
+        wanted = wanted_from_labels(labels)
+        node = self._node(context, nodename)
+        in_use = self.driver.get_pmem_namespaces_in_use(nodename) if wanted else {}
+        quota.ensure_anchor(context, instance.project_id)
+
+        def work(ctx):
+            generation = _lock_node(ctx, node.id)
+            anchor = quota.lock_anchor(ctx, instance.project_id)
+            chosen = self._choose(ctx, node, nodename, flavor, wanted, in_use, policy)
+            resources = _resource_list(node.uuid, chosen) if chosen else None
+            new_counts = collections.Counter(ns.resource_class for ns in chosen)
+            quota.check(
+                ctx,
+                self.conf,
+                instance.project_id,
+                instance.uuid,
+                new_counts,
+                keeps_current,
+            )
+            write(ctx, node, resources)
+            _bump_node(ctx, node.id, generation)
+            quota.bump_anchor(ctx, instance.project_id, anchor)
+            return resources
+
+        return self._in_transactions(context, work, node, instance.uuid)
+
+    def _choose(self, ctx, node, nodename, flavor, wanted, in_use, policy):
+        if not wanted:
+            return []
+        namespaces = inventory.read_namespaces(ctx, node.id)
+        offered = {ns.resource_class: ns.label for ns in namespaces}
+        holdings = usage.holdings_on_node(ctx, self.host, nodename)
+        held = usage.held_on_node(holdings, node.uuid)
+        free = [
+            ns
+            for ns in namespaces
+            if ns.state == _AVAILABLE and ns.name not in held and ns.name not in in_use
+        ]
+        for rc, (count, label) in wanted.items():
+            if rc not in offered:
+                raise exception.PmemLabelUnknown(
+                    flavor=flavor.name,
+                    label=label,
+                    resource_class=rc,
+                    host=self.host,
+                    node=nodename,
+                    offered=", ".join(sorted(set(offered.values()))) or "none",
+                )
+            free_count = sum(1 for ns in free if ns.resource_class == rc)
+            if free_count < count:
+                raise exception.ComputeResourcesUnavailable(
+                    host=self.host,
+                    node=nodename,
+                    label=label,
+                    resource_class=rc,
+                    wanted=count,
+                    free=free_count,
+                )
+        counts = {rc: count for rc, (count, _) in wanted.items()}
+        return selection.choose(free, counts, policy, self.host, nodename)
+
+    # -- releases ------------------------------------------------------------
+
+    def abort_instance_claim(self, context, instance, nodename):
+        """Undo a failed build: wipe and free its namespaces, unplace it."""
+        self._release(
+            context,
+            nodename,
+            lambda ctx: writes.read_resources(ctx, instance.uuid),
+            lambda ctx: writes.unassign(ctx, instance),
+        )
+        writes.apply_assignment(instance, None, None, None)
+
+    def delete_instance(self, context, instance, nodename):
+        """Wipe and free a deleted instance's namespaces, and soft-delete it."""
+        self._release(
+            context,
+            nodename,
+            lambda ctx: writes.read_resources(ctx, instance.uuid),
+            lambda ctx: writes.delete(ctx, instance),
+        )
+
+    def drop_move_claim_at_source(self, context, instance, migration):
+        """Confirm: wipe and free the old namespaces on the source."""
+        self._release(
+            context,
+            migration.source_node,
+            lambda ctx: writes.read_move(ctx, instance.uuid).old_resources,
+            lambda ctx: writes.finish_move(ctx, instance, "new", migration),
+        )
+        instance.obj_reset_changes()
+        instance.obj_load_attr("migration_context")
+
+    def drop_move_claim_at_dest(self, context, instance, migration):
+        """Revert (or a failed move): wipe and free the new namespaces on the
+        destination; the instance is placed on the source with its old ones."""
+        self._release(
+            context,
+            migration.dest_node,
+            lambda ctx: writes.read_move(ctx, instance.uuid).new_resources,
+            lambda ctx: writes.finish_move(ctx, instance, "old", migration),
+        )
+        for name in ("migration_context", "resources", "host", "node"):
+            instance.obj_reset_changes([name])
+        fresh = type(instance).get_by_uuid(context, instance.uuid, ["resources"])
+        writes.apply_assignment(instance, fresh.host, fresh.node, fresh.resources)
+        instance.obj_load_attr("migration_context")
+
+    def apply_migration_context(self, context, instance, migration):
+        """finish_resize: the instance now runs on the destination with the new
+        namespaces; the old ones stay held until confirm or revert."""
+        node = self._node(context, migration.dest_node)
+        self._in_transactions(
+            context,
+            lambda ctx: writes.land_move(ctx, instance, migration),
+            node,
+            instance.uuid,
+        )
+        fresh = type(instance).get_by_uuid(context, instance.uuid, ["resources"])
+        writes.apply_assignment(instance, fresh.host, fresh.node, fresh.resources)
+
+    def _release(self, context, nodename, read_held, write):
+        """Wipe what goes back to the pool, then release it in one transaction.
+
+        Wiping first, while the DB still holds the namespaces, means nobody can
+        be handed one before it is clean; one whose wipe fails is marked dirty and
+        stays out of the pool.
+        """
+        node = self._node(context, nodename)
+        with db_api.context_manager.reader.using(context):
+            held = read_held(context)
+        mine = [r for r in (held or []) if r.provider_uuid == node.uuid]
+        failed = set()
+        if mine:
+            failed = set(self.driver.wipe_pmem_namespaces([r.metadata for r in mine]))
+        if failed:
+            LOG.error(
+                "Wiping namespaces %s on %s failed: they stay out of the free pool "
+                "(state 'dirty') until a later wipe succeeds.",
+                sorted(failed),
+                nodename,
+            )
+
+        def work(ctx):
+            _lock_node(ctx, node.id)
+            write(ctx)
+            inventory.set_state(
+                ctx, node.id, sorted(failed), fields.HostResourceState.DIRTY
+            )
+            ctx.session.execute(
+                sa.update(_CN)
+                .where(_CN.c.id == node.id)
+                .values(generation=_CN.c.generation + 1)
+            )
+
+        self._in_transactions(context, work, node, "")
+        return failed
+
+    # -- helpers -------------------------------------------------------------
+
+    def _read(self, context, node, fn):
+        with db_api.context_manager.reader.using(context):
+            return fn(context, node.id)
+
+    def _in_transactions(self, context, work, node, instance_uuid):
+        return retry.in_fresh_transactions(
+            context,
+            work,
+            self.conf,
+            {"instance_uuid": instance_uuid or "-", "node": node.hypervisor_hostname},
+            self.last_claim,
+        )

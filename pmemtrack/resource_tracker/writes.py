@@ -1,0 +1,144 @@
+"""The writes that change who holds what, each inside the caller's transaction.
+
+They go straight to instances / instance_extra with SQLAlchemy Core: they run in
+the claim transaction, and what they write is what the next claim reads.
+"""
+
+from oslo_utils import timeutils
+import sqlalchemy as sa
+
+from pmemtrack import exception
+from pmemtrack.db import models
+from pmemtrack.objects import base
+from pmemtrack.objects import instance as instance_obj
+from pmemtrack.objects import migration_context as mc_obj
+
+_I = models.Instance.__table__
+_E = models.InstanceExtra.__table__
+
+
+def _blob(obj):
+    return None if obj is None else base.to_json(obj)
+
+
+def _read_extra(context, instance_uuid, column):
+    query = (
+        sa.select(_E.c[column])
+        .join(_I, _I.c.uuid == _E.c.instance_uuid)
+        .where(_E.c.instance_uuid == instance_uuid, _I.c.deleted == 0)
+    )
+    row = context.session.execute(query).first()
+    if row is None:
+        raise exception.InstanceNotFound(instance_uuid=instance_uuid)
+    return instance_obj.decode_extra(instance_uuid, column, row[0])
+
+
+def read_resources(context, instance_uuid):
+    return _read_extra(context, instance_uuid, "resources")
+
+
+def read_move(context, instance_uuid):
+    move = _read_extra(context, instance_uuid, "migration_context")
+    if move is None:
+        raise exception.InvalidClaim(
+            action="finish a move",
+            instance_uuid=instance_uuid,
+            reason="it has no move in progress (no migration_context)",
+        )
+    return move
+
+
+def _write(context, instance_uuid, placement=None, **extra):
+    now = timeutils.utcnow()
+    if placement is not None:
+        host, node = placement
+        result = context.session.execute(
+            sa.update(_I)
+            .where(_I.c.uuid == instance_uuid, _I.c.deleted == 0)
+            .values(host=host, node=node, updated_at=now)
+        )
+        if result.rowcount != 1:
+            raise exception.InstanceNotFound(instance_uuid=instance_uuid)
+    if extra:
+        context.session.execute(
+            sa.update(_E)
+            .where(_E.c.instance_uuid == instance_uuid)
+            .values(updated_at=now, **{k: _blob(v) for k, v in extra.items()})
+        )
+
+
+def assign(context, instance, node, resources):
+    _write(
+        context,
+        instance.uuid,
+        (node.host, node.hypervisor_hostname),
+        resources=resources,
+    )
+
+
+def unassign(context, instance):
+    _write(context, instance.uuid, (None, None), resources=None)
+
+
+def delete(context, instance):
+    now = timeutils.utcnow()
+    result = context.session.execute(
+        sa.update(_I)
+        .where(_I.c.uuid == instance.uuid, _I.c.deleted == 0)
+        .values(deleted=_I.c.id, deleted_at=now)
+    )
+    if result.rowcount != 1:
+        raise exception.InstanceNotFound(instance_uuid=instance.uuid)
+    context.session.execute(
+        sa.update(_E)
+        .where(_E.c.instance_uuid == instance.uuid)
+        .values(deleted=_E.c.id, deleted_at=now)
+    )
+
+
+def start_move(context, instance, migration, resources):
+    if _read_extra(context, instance.uuid, "migration_context") is not None:
+        raise exception.InvalidClaim(
+            action="claim a move",
+            instance_uuid=instance.uuid,
+            reason="another move is in progress; confirm or revert it first",
+        )
+    move = mc_obj.MigrationContext(
+        instance_uuid=instance.uuid,
+        migration_id=migration.id,
+        old_resources=read_resources(context, instance.uuid),
+        new_resources=resources,
+    )
+    _write(context, instance.uuid, migration_context=move)
+
+
+def land_move(context, instance, migration):
+    move = read_move(context, instance.uuid)
+    _write(
+        context,
+        instance.uuid,
+        (migration.dest_compute, migration.dest_node),
+        resources=move.new_resources,
+    )
+
+
+def finish_move(context, instance, keep, migration):
+    """Confirm (keep='new') or revert (keep='old') the move in progress."""
+    move = read_move(context, instance.uuid)
+    if keep == "new":
+        placement = (migration.dest_compute, migration.dest_node)
+        resources = move.new_resources
+    else:
+        placement = (migration.source_compute, migration.source_node)
+        resources = move.old_resources
+    _write(
+        context, instance.uuid, placement, resources=resources, migration_context=None
+    )
+
+
+def apply_assignment(instance, host, node, resources):
+    """Mirror a committed assignment on the in-memory instance."""
+    instance.host = host
+    instance.node = node
+    instance.resources = resources
+    instance.obj_reset_changes(["host", "node", "resources"], recursive=True)
