@@ -35,14 +35,17 @@ def setup_engine(engine):
         cursor.close()
 
     def on_begin(connection):
-        # Runs before oslo.db's own listener, which then sees the flag it uses
-        # to know a transaction is open and does not emit a second BEGIN.
+        # oslo.db's listener, replaced below, does the same with a plain BEGIN;
+        # its commit/rollback listeners clear the same flag.
         if "in_transaction" not in connection.info:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
             connection.info["in_transaction"] = True
 
+    for listener in list(engine.dispatch.begin):
+        if listener.__name__ == "_sqlite_emit_begin":
+            sa.event.remove(engine, "begin", listener)
     sa.event.listen(engine, "connect", on_connect)
-    sa.event.listen(engine, "begin", on_begin, insert=True)
+    sa.event.listen(engine, "begin", on_begin)
     # oslo.db opened a connection to test the engine before these listeners
     # existed; drop it so every pooled connection is set up as above.
     engine.dispose()
@@ -50,19 +53,24 @@ def setup_engine(engine):
 
 def configure(conf):
     """Point the facade at [database]/connection, once per process."""
+    db = conf.database
+    configure_url(
+        db.connection,
+        max_pool_size=db.max_pool_size,
+        max_overflow=db.max_overflow,
+        pool_timeout=db.pool_timeout,
+        connection_recycle_time=db.connection_recycle_time,
+        max_retries=db.max_retries,
+        retry_interval=db.retry_interval,
+    )
+
+
+def configure_url(url, **engine_options):
+    """Point the facade at ``url``, once per process (workers, benchmarks)."""
     global _configured
     if _configured:
         return
-    context_manager.configure(
-        connection=conf.database.connection,
-        sqlite_fk=True,
-        max_pool_size=conf.database.max_pool_size,
-        max_overflow=conf.database.max_overflow,
-        pool_timeout=conf.database.pool_timeout,
-        connection_recycle_time=conf.database.connection_recycle_time,
-        max_retries=conf.database.max_retries,
-        retry_interval=conf.database.retry_interval,
-    )
+    context_manager.configure(connection=url, sqlite_fk=True, **engine_options)
     context_manager.append_on_engine_create(setup_engine)
     _configured = True
 

@@ -19,9 +19,24 @@ UNLIMITED = -1
 _LIMITS = models.QuotaLimit.__table__
 
 
+def limit_in_force(overrides, resource_class, quota_conf):
+    """The limit in force: project override, then class default, then default."""
+    if resource_class in overrides:
+        return overrides[resource_class]
+    return quota_conf.class_limits.get(resource_class, quota_conf.default_limit)
+
+
 def check_limit(resource_class, limit):
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < UNLIMITED:
         raise exception.InvalidQuotaLimit(resource_class=resource_class, limit=limit)
+
+
+def overrides_of_project(context, project_id):
+    """{resource class: hard limit} of the project, in the caller's transaction."""
+    query = sa.select(_LIMITS.c.resource_class, _LIMITS.c.hard_limit).where(
+        _LIMITS.c.project_id == project_id
+    )
+    return dict(context.session.execute(query).all())
 
 
 @db_api.context_manager.reader
@@ -115,8 +130,5 @@ class QuotaLimitList(base.ObjectListBase, base.PmemtrackObject):
         return cls(context, objects=limits)
 
     def limit_for(self, resource_class, quota_conf):
-        """The limit in force: project override, then class default, then default."""
-        for limit in self.objects:
-            if limit.resource_class == resource_class:
-                return limit.hard_limit
-        return quota_conf.class_limits.get(resource_class, quota_conf.default_limit)
+        overrides = {limit.resource_class: limit.hard_limit for limit in self.objects}
+        return limit_in_force(overrides, resource_class, quota_conf)

@@ -20,12 +20,19 @@ from pmemtrack.resource_tracker import usage
 _A = models.ProjectQuotaAnchor.__table__
 
 
+# Projects whose anchor row this process has seen; rows are never deleted, so
+# this only saves a round trip, it decides nothing.
+_KNOWN_ANCHORS = set()
+
+
 def ensure_anchor(context, project_id):
     """Create the project's anchor row if it does not exist yet.
 
     Its own short transaction: a duplicate insert aborts a PostgreSQL transaction,
     so it must not happen inside a claim.
     """
+    if project_id in _KNOWN_ANCHORS:
+        return
     try:
         with db_api.context_manager.writer.independent.using(context):
             exists = context.session.execute(
@@ -37,6 +44,7 @@ def ensure_anchor(context, project_id):
                 )
     except db_exc.DBDuplicateEntry:
         pass
+    _KNOWN_ANCHORS.add(project_id)
 
 
 def lock_anchor(context, project_id):
@@ -46,7 +54,13 @@ def lock_anchor(context, project_id):
         .where(_A.c.project_id == project_id)
         .with_for_update()
     )
-    return context.session.execute(query).scalar_one()
+    generation = context.session.execute(query).scalar()
+    if generation is None:
+        # Not there after all (the database was emptied behind this process):
+        # forget it so the next attempt creates it.
+        _KNOWN_ANCHORS.discard(project_id)
+        raise exception.ClaimConflict(what=f"project {project_id}", expected=-1)
+    return generation
 
 
 def bump_anchor(context, project_id, generation):
@@ -68,7 +82,12 @@ def check(context, conf, project_id, instance_uuid, new_counts, keeps_current):
     the current ones until it is confirmed, so its use is the larger side; a
     claim that does not grow the instance's use of a class is not checked.
     """
-    limits = quota_obj.QuotaLimitList.get_by_project(context, project_id)
+    overrides = quota_obj.overrides_of_project(context, project_id)
+    limits = {
+        rc: quota_obj.limit_in_force(overrides, rc, conf.quota) for rc in new_counts
+    }
+    if all(limit == quota_obj.UNLIMITED for limit in limits.values()):
+        return
     holdings = usage.holdings_of_project(context, project_id)
     others = usage.project_usage(holdings, excluding=instance_uuid)
     before = collections.Counter()
@@ -77,15 +96,14 @@ def check(context, conf, project_id, instance_uuid, new_counts, keeps_current):
             before = holding.count_by_class()
     for rc, count in new_counts.items():
         after = max(count, before[rc]) if keeps_current else count
-        if after <= before[rc]:
+        limit = limits[rc]
+        if after <= before[rc] or limit == quota_obj.UNLIMITED:
             continue
-        limit = limits.limit_for(rc, conf.quota)
-        if limit == quota_obj.UNLIMITED or others[rc] + after <= limit:
-            continue
-        raise exception.QuotaExceeded(
-            project_id=project_id,
-            resource_class=rc,
-            limit=limit,
-            usage=others[rc] + before[rc],
-            requested=after - before[rc],
-        )
+        if others[rc] + after > limit:
+            raise exception.QuotaExceeded(
+                project_id=project_id,
+                resource_class=rc,
+                limit=limit,
+                usage=others[rc] + before[rc],
+                requested=after - before[rc],
+            )

@@ -52,17 +52,20 @@ def backoff(attempt, base, cap):
     return random.uniform(0, min(cap, base * (2 ** (attempt - 1))))
 
 
-def in_fresh_transactions(context, work, conf, describe, stats=None):
+def in_fresh_transactions(context, work, conf, describe, stats=None, before=None):
     """Run ``work(context)`` in a new writer transaction until it commits.
 
-    ``describe`` is a dict with ``instance_uuid`` and ``node`` for the error
-    raised when the bound is reached.
+    ``before(context)``, if given, runs ahead of every attempt, outside the
+    transaction. ``describe`` is a dict with ``instance_uuid`` and ``node`` for the
+    error raised when the bound is reached.
     """
     stats = stats or RetryStats()
     opts = conf.resource_tracker
     last = None
     for attempt in range(1, opts.claim_max_retries + 2):
         stats.attempts = attempt
+        if before is not None:
+            before(context)
         try:
             with db_api.context_manager.writer.independent.using(context):
                 return work(context)

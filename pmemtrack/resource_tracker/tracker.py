@@ -250,7 +250,6 @@ class ResourceTracker:
         wanted = wanted_from_labels(labels)
         node = self._node(context, nodename)
         in_use = self.driver.get_pmem_namespaces_in_use(nodename) if wanted else {}
-        quota.ensure_anchor(context, instance.project_id)
 
         def work(ctx):
             generation = _lock_node(ctx, node.id)
@@ -271,7 +270,13 @@ class ResourceTracker:
             quota.bump_anchor(ctx, instance.project_id, anchor)
             return resources
 
-        return self._in_transactions(context, work, node, instance.uuid)
+        return self._in_transactions(
+            context,
+            work,
+            node,
+            instance.uuid,
+            before=lambda ctx: quota.ensure_anchor(ctx, instance.project_id),
+        )
 
     def _choose(self, ctx, node, nodename, flavor, wanted, in_use, policy):
         if not wanted:
@@ -411,11 +416,12 @@ class ResourceTracker:
         with db_api.context_manager.reader.using(context):
             return fn(context, node.id)
 
-    def _in_transactions(self, context, work, node, instance_uuid):
+    def _in_transactions(self, context, work, node, instance_uuid, before=None):
         return retry.in_fresh_transactions(
             context,
             work,
             self.conf,
             {"instance_uuid": instance_uuid or "-", "node": node.hypervisor_hostname},
             self.last_claim,
+            before=before,
         )

@@ -1,0 +1,60 @@
+"""Claimers that run in their own processes, for race tests and benchmarks.
+
+Each process connects to the database itself, waits at a barrier so all start
+together, claims for the instances it was given and reports what happened.
+"""
+
+import os
+import signal
+import time
+
+from pmemtrack import context as pmt_context
+from pmemtrack import exception
+from pmemtrack import objects
+from pmemtrack.db import api as db_api
+from pmemtrack.resource_tracker import quota
+from pmemtrack.resource_tracker import tracker as rt
+from pmemtrack.virt import fake
+
+REFUSALS = (exception.ComputeResourcesUnavailable, exception.QuotaExceeded)
+
+
+def claim_all(url, jobs, barrier, results):
+    """jobs: [(host, instance_uuid)]; puts one dict of outcomes on ``results``."""
+    db_api.configure_url(url, max_retries=0)
+    objects.register_all()
+    ctx = pmt_context.get_admin_context()
+    trackers = {}
+    outcome = {"claimed": 0, "refused": 0, "gave_up": 0, "retries": 0, "errors": []}
+    barrier.wait()
+    started = time.monotonic()
+    for host, instance_uuid in jobs:
+        tracker = trackers.setdefault(host, rt.ResourceTracker(host, fake.FakeDriver()))
+        instance = objects.Instance.get_by_uuid(ctx, instance_uuid, ["flavor"])
+        try:
+            tracker.instance_claim(ctx, instance, host)
+            outcome["claimed"] += 1
+        except REFUSALS:
+            outcome["refused"] += 1
+        except exception.ClaimRetriesExhausted:
+            outcome["gave_up"] += 1
+        except Exception as err:  # reported to the test, which fails on it
+            outcome["errors"].append(f"{type(err).__name__}: {err}")
+        outcome["retries"] += tracker.last_claim.retries
+    outcome["seconds"] = time.monotonic() - started
+    results.put(outcome)
+
+
+def claim_and_die(url, host, instance_uuid, in_transaction):
+    """Claim, and stop dead inside the claim transaction before it commits."""
+    db_api.configure_url(url, max_retries=0)
+    objects.register_all()
+    ctx = pmt_context.get_admin_context()
+
+    def stall(context, project_id, generation):
+        in_transaction.set()
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+    quota.bump_anchor = stall
+    instance = objects.Instance.get_by_uuid(ctx, instance_uuid, ["flavor"])
+    rt.ResourceTracker(host, fake.FakeDriver()).instance_claim(ctx, instance, host)
