@@ -50,35 +50,32 @@ class DiscoveredNamespace:
 
 
 @functools.lru_cache(maxsize=65536)
-def _metadata(text):
-    return jsonutils.loads(text) if text else {}
+def _host_namespace(identifier, rc, locator, metadata_text, state):
+    # Immutable, so one instance per distinct row can be shared by every claim.
+    meta = jsonutils.loads(metadata_text) if metadata_text else {}
+    return selection.HostNamespace(
+        name=identifier,
+        resource_class=rc,
+        label=meta.get("label", ""),
+        devpath=locator,
+        size=meta.get("size", 0),
+        align=meta.get("align", 0),
+        numa_node=meta.get("numa_node"),
+        state=state,
+        uuid=meta.get("uuid"),
+    )
 
 
 def read_namespaces(context, compute_node_id):
-    """Every namespace row of the node, as HostNamespace, in a fixed order."""
+    """Every namespace row of the node, as HostNamespace."""
     query = sa.select(
         _R.c.identifier, _R.c.resource_class, _R.c.locator, _R.c.metadata, _R.c.state
     ).where(
         _R.c.compute_node_id == compute_node_id,
         _R.c.resource_type == host_resource.PMEM_NAMESPACE,
     )
-    namespaces = []
-    for row in context.session.execute(query):
-        meta = _metadata(row.metadata)
-        namespaces.append(
-            selection.HostNamespace(
-                name=row.identifier,
-                resource_class=row.resource_class,
-                label=meta.get("label", ""),
-                devpath=row.locator,
-                size=meta.get("size", 0),
-                align=meta.get("align", 0),
-                numa_node=meta.get("numa_node"),
-                state=row.state,
-                uuid=meta.get("uuid"),
-            )
-        )
-    return sorted(namespaces, key=lambda ns: ns.sort_key)
+    rows = context.session.execute(query).all()
+    return [_host_namespace(*row) for row in rows]
 
 
 def _values(found):

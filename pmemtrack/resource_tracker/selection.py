@@ -8,6 +8,7 @@ deterministic and repeatable. Nova picks an arbitrary free namespace instead.
 
 import collections
 import dataclasses
+import functools
 import re
 
 from pmemtrack import exception
@@ -35,7 +36,7 @@ class HostNamespace:
     state: str
     uuid: str | None = None
 
-    @property
+    @functools.cached_property
     def sort_key(self):
         node = self.numa_node if self.numa_node is not None else 1 << 30
         return (node, natural_key(self.name))

@@ -142,8 +142,7 @@ class ResourceTracker:
 
         def work(ctx):
             generation = _lock_node(ctx, node.id)
-            holdings = usage.holdings_on_node(ctx, self.host, nodename)
-            held = usage.held_on_node(holdings, node.uuid)
+            held = usage.held_names(ctx, self.host, nodename, node.uuid)
             report = inventory.sync(ctx, node.id, discovered, held)
             _bump_node(ctx, node.id, generation)
             return report, held
@@ -281,15 +280,8 @@ class ResourceTracker:
     def _choose(self, ctx, node, nodename, flavor, wanted, in_use, policy):
         if not wanted:
             return []
-        namespaces = inventory.read_namespaces(ctx, node.id)
+        namespaces, free = self._free(ctx, node, in_use)
         offered = {ns.resource_class: ns.label for ns in namespaces}
-        holdings = usage.holdings_on_node(ctx, self.host, nodename)
-        held = usage.held_on_node(holdings, node.uuid)
-        free = [
-            ns
-            for ns in namespaces
-            if ns.state == _AVAILABLE and ns.name not in held and ns.name not in in_use
-        ]
         for rc, (count, label) in wanted.items():
             if rc not in offered:
                 raise exception.PmemLabelUnknown(
@@ -312,6 +304,25 @@ class ResourceTracker:
                 )
         counts = {rc: count for rc, (count, _) in wanted.items()}
         return selection.choose(free, counts, policy, self.host, nodename)
+
+    def _free(self, ctx, node, in_use):
+        """(all the node's namespaces, those a claim could take now)."""
+        namespaces = inventory.read_namespaces(ctx, node.id)
+        held = usage.held_names(ctx, self.host, node.hypervisor_hostname, node.uuid)
+        free = [
+            ns
+            for ns in namespaces
+            if ns.state == _AVAILABLE and ns.name not in held and ns.name not in in_use
+        ]
+        return namespaces, free
+
+    def free_namespaces(self, context, nodename):
+        """The namespaces a claim on ``nodename`` could take now, in claim order."""
+        node = self._node(context, nodename)
+        in_use = self.driver.get_pmem_namespaces_in_use(nodename)
+        with db_api.context_manager.reader.using(context):
+            _, free = self._free(context, node, in_use)
+        return sorted(free, key=lambda ns: ns.sort_key)
 
     # -- releases ------------------------------------------------------------
 
