@@ -78,6 +78,9 @@ def _wait_for_workers(pool, count):
 
 
 def _worker_claims(jobs):
+    # Every run starts from an emptied database: trackers of the last run
+    # would remember compute nodes that are gone.
+    _worker["trackers"].clear()
     ctx = _worker["ctx"]
     instances = [
         (host, objects.Instance.get_by_uuid(ctx, instance_uuid, ["flavor"]))
@@ -104,7 +107,7 @@ def _worker_claims(jobs):
 
 
 def _make_engine(url):
-    engine = engines.create_engine(url, max_retries=0)
+    engine = engines.create_engine(url, max_retries=0, mysql_sql_mode="TRADITIONAL")
     db_api.setup_engine(engine)
     return engine
 

@@ -18,7 +18,9 @@ db_api.context_manager.configure(connection="sqlite://")
 def make_engine(url):
     """An engine set up as oslo.db sets up the service's (error translation,
     SQLite foreign keys, MySQL strict mode)."""
-    engine = engines.create_engine(url, sqlite_fk=True, max_retries=0)
+    engine = engines.create_engine(
+        url, sqlite_fk=True, max_retries=0, mysql_sql_mode="TRADITIONAL"
+    )
     db_api.setup_engine(engine)
     return engine
 

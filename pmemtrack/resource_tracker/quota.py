@@ -18,6 +18,10 @@ from pmemtrack.objects import quota as quota_obj
 from pmemtrack.resource_tracker import usage
 
 _A = models.ProjectQuotaAnchor.__table__
+_L = models.QuotaLimit.__table__
+_OVERRIDES = sa.select(_L.c.resource_class, _L.c.hard_limit).where(
+    _L.c.project_id == sa.bindparam("project_id")
+)
 
 
 # Projects whose anchor row this process has seen; rows are never deleted, so
@@ -75,19 +79,38 @@ def bump_anchor(context, project_id, generation):
         raise exception.ClaimConflict(what=f"project {project_id}", expected=generation)
 
 
-def check(context, conf, project_id, instance_uuid, new_counts, keeps_current):
-    """Raise QuotaExceeded unless the instance's use after the claim fits.
+def guard(context, conf, project_id, instance_uuid, new_counts, keeps_current):
+    """Check the project's quota for a claim; return the anchor generation the
+    claim must compare-and-update, or None when nothing it asks for is limited.
 
-    ``new_counts`` maps resource class -> namespaces being claimed. A move keeps
-    the current ones until it is confirmed, so its use is the larger side; a
-    claim that does not grow the instance's use of a class is not checked.
+    Must run right after the node lock and before any plain read: on MariaDB at
+    REPEATABLE READ the first plain read fixes the snapshot, and the project's
+    usage must be read from a snapshot taken after the anchor lock. The limits
+    are read with a locking read (FOR SHARE), which fixes no snapshot.
     """
-    overrides = quota_obj.overrides_of_project(context, project_id)
+    # SELECT resource_class, hard_limit FROM quota_limits
+    #  WHERE project_id = :p LOCK IN SHARE MODE / FOR SHARE
+    overrides = dict(
+        context.session.execute(
+            _OVERRIDES.with_for_update(read=True), {"project_id": project_id}
+        ).all()
+    )
     limits = {
         rc: quota_obj.limit_in_force(overrides, rc, conf.quota) for rc in new_counts
     }
     if all(limit == quota_obj.UNLIMITED for limit in limits.values()):
-        return
+        return None
+    anchor = lock_anchor(context, project_id)
+    _check(context, project_id, instance_uuid, new_counts, keeps_current, limits)
+    return anchor
+
+
+def _check(context, project_id, instance_uuid, new_counts, keeps_current, limits):
+    """Raise QuotaExceeded unless the instance's use after the claim fits.
+
+    A move keeps the current namespaces until it is confirmed, so its use is the
+    larger side; a claim that does not grow the use of a class is not checked.
+    """
     holdings = usage.holdings_of_project(context, project_id)
     others = usage.project_usage(holdings, excluding=instance_uuid)
     before = collections.Counter()

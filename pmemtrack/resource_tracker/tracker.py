@@ -52,7 +52,10 @@ def wanted_from_labels(labels):
 def _lock_node(context, node_id):
     """SELECT generation FROM compute_nodes WHERE id = :id FOR UPDATE."""
     query = sa.select(_CN.c.generation).where(_CN.c.id == node_id).with_for_update()
-    return context.session.execute(query).scalar_one()
+    generation = context.session.execute(query).scalar()
+    if generation is None:
+        raise exception.ComputeNodeNotFound(node=node_id)
+    return generation
 
 
 def _bump_node(context, node_id, generation):
@@ -250,23 +253,26 @@ class ResourceTracker:
         node = self._node(context, nodename)
         in_use = self.driver.get_pmem_namespaces_in_use(nodename) if wanted else {}
 
+        requested = collections.Counter(
+            {rc: count for rc, (count, _) in wanted.items()}
+        )
+
         def work(ctx):
             generation = _lock_node(ctx, node.id)
-            anchor = quota.lock_anchor(ctx, instance.project_id)
-            chosen = self._choose(ctx, node, nodename, flavor, wanted, in_use, policy)
-            resources = _resource_list(node.uuid, chosen) if chosen else None
-            new_counts = collections.Counter(ns.resource_class for ns in chosen)
-            quota.check(
+            anchor = quota.guard(
                 ctx,
                 self.conf,
                 instance.project_id,
                 instance.uuid,
-                new_counts,
+                requested,
                 keeps_current,
             )
+            chosen = self._choose(ctx, node, nodename, flavor, wanted, in_use, policy)
+            resources = _resource_list(node.uuid, chosen) if chosen else None
             write(ctx, node, resources)
             _bump_node(ctx, node.id, generation)
-            quota.bump_anchor(ctx, instance.project_id, anchor)
+            if anchor is not None:
+                quota.bump_anchor(ctx, instance.project_id, anchor)
             return resources
 
         return self._in_transactions(
@@ -428,11 +434,19 @@ class ResourceTracker:
             return fn(context, node.id)
 
     def _in_transactions(self, context, work, node, instance_uuid, before=None):
-        return retry.in_fresh_transactions(
-            context,
-            work,
-            self.conf,
-            {"instance_uuid": instance_uuid or "-", "node": node.hypervisor_hostname},
-            self.last_claim,
-            before=before,
-        )
+        try:
+            return retry.in_fresh_transactions(
+                context,
+                work,
+                self.conf,
+                {
+                    "instance_uuid": instance_uuid or "-",
+                    "node": node.hypervisor_hostname,
+                },
+                self.last_claim,
+                before=before,
+            )
+        except exception.ComputeNodeNotFound:
+            # Deleted behind this tracker: look it up again next time.
+            self._nodes.pop(node.hypervisor_hostname, None)
+            raise

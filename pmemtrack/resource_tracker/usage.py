@@ -105,8 +105,8 @@ def _holdings_select():
     )
 
 
-def _on_node_select(host, node):
-    """Live instances that may hold namespaces of (host, node): those placed
+def _on_node_select():
+    """Live instances that may hold namespaces of (:host, :node): those placed
     there, and those with a move in progress into or out of it."""
     # SELECT i.uuid, i.project_id, e.resources, e.migration_context
     #   FROM instances i JOIN instance_extra e ON e.instance_uuid = i.uuid
@@ -116,6 +116,7 @@ def _on_node_select(host, node):
     #                    WHERE deleted = 0 AND status NOT IN (<finished>)
     #                      AND ((source_compute = :host AND source_node = :node)
     #                        OR (dest_compute = :host AND dest_node = :node))))
+    host, node = sa.bindparam("host"), sa.bindparam("node")
     moving = sa.select(_M.c.instance_uuid).where(
         _M.c.deleted == 0,
         _M.c.status.not_in(migration_obj.FINISHED_STATUSES),
@@ -129,6 +130,11 @@ def _on_node_select(host, node):
     )
 
 
+# Built once: the claim runs it on every attempt.
+_ON_NODE = _on_node_select()
+_OF_PROJECT = _holdings_select().where(_I.c.project_id == sa.bindparam("project_id"))
+
+
 def held_names(context, host, node, provider_uuid):
     """name -> (instance_uuid, role) for every namespace of the node held.
 
@@ -136,7 +142,8 @@ def held_names(context, host, node, provider_uuid):
     triples of each distinct pair of blobs are memoised as a whole.
     """
     held = {}
-    for row in context.session.execute(_on_node_select(host, node)).all():
+    rows = context.session.execute(_ON_NODE, {"host": host, "node": node}).all()
+    for row in rows:
         try:
             triples = _held_triples(row.resources, row.migration_context)
         except ValueError:
@@ -163,8 +170,8 @@ def _held_triples(resources, migration_context):
 
 
 def holdings_of_project(context, project_id):
-    query = _holdings_select().where(_I.c.project_id == project_id)
-    return [holding_from_row(row) for row in context.session.execute(query)]
+    rows = context.session.execute(_OF_PROJECT, {"project_id": project_id}).all()
+    return [holding_from_row(row) for row in rows]
 
 
 def project_usage(holdings, excluding=None):
