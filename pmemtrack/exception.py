@@ -139,3 +139,44 @@ class ClaimRetriesExhausted(PmemtrackException):
 
 class InvalidClaim(PmemtrackException):
     msg_fmt = "Cannot %(action)s for instance %(instance_uuid)s: %(reason)s"
+
+
+# -- the virt driver -----------------------------------------------------------
+
+
+class CommandFailed(PmemtrackException):
+    msg_fmt = "Command %(command)s failed with exit code %(exit_code)s: %(stderr)s"
+
+
+class CommandTimedOut(CommandFailed):
+    msg_fmt = (
+        "Command %(command)s did not finish within %(timeout)s seconds and was "
+        "killed; raise the matching [pmem] *_timeout option if the device is slow."
+    )
+
+
+class InvalidNamespaceConfig(PmemtrackException):
+    msg_fmt = "[pmem] namespaces entry %(entry)r cannot be used: %(reason)s"
+
+
+class DiscoveryOutputInvalid(PmemtrackException):
+    msg_fmt = "Output of %(command)s cannot be read: %(reason)s"
+
+
+class UndiscoveredDevice(PmemtrackException):
+    msg_fmt = (
+        "Refusing to run daxio on %(path)s: it is not the device path of a "
+        "namespace discovered on this host."
+    )
+
+
+class InvalidGuestConfig(PmemtrackException):
+    msg_fmt = "Cannot build the guest of instance %(instance_uuid)s: %(reason)s"
+
+
+class HypervisorUnavailable(PmemtrackException):
+    msg_fmt = "Cannot reach the hypervisor at %(uri)s: %(reason)s"
+
+
+class InstanceNotOnHypervisor(NotFound):
+    msg_fmt = "Instance %(instance_uuid)s has no domain %(domain)s on the hypervisor."

@@ -2,6 +2,8 @@
 
 from oslo_config import cfg
 
+from pmemtrack.conf import groups
+
 libvirt_group = cfg.OptGroup(
     "libvirt", title="Libvirt driver", help="How the libvirt driver connects."
 )
@@ -17,8 +19,7 @@ libvirt_opts = [
 
 
 def register_opts(conf):
-    conf.register_group(libvirt_group)
-    conf.register_opts(libvirt_opts, group=libvirt_group)
+    groups.register(conf, libvirt_group, libvirt_opts)
 
 
 def list_opts():

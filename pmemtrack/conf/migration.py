@@ -2,6 +2,8 @@
 
 from oslo_config import cfg
 
+from pmemtrack.conf import groups
+
 migration_group = cfg.OptGroup(
     "migration",
     title="PMEM data copy",
@@ -68,8 +70,7 @@ migration_opts = [
 
 
 def register_opts(conf):
-    conf.register_group(migration_group)
-    conf.register_opts(migration_opts, group=migration_group)
+    groups.register(conf, migration_group, migration_opts)
 
 
 def list_opts():

@@ -3,6 +3,8 @@
 from oslo_config import cfg
 from oslo_config import types
 
+from pmemtrack.conf import groups
+
 # One entry of Nova's format: LABEL:NAME[|NAME...].  Labels become resource class
 # names, so they take the characters a resource class suffix may take.
 NAMESPACE_ENTRY_REGEX = r"^[A-Za-z0-9_]+:[^|:,\s]+(\|[^|:,\s]+)*$"
@@ -72,8 +74,7 @@ pmem_opts = [
 
 
 def register_opts(conf):
-    conf.register_group(pmem_group)
-    conf.register_opts(pmem_opts, group=pmem_group)
+    groups.register(conf, pmem_group, pmem_opts)
 
 
 def list_opts():

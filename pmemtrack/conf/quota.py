@@ -3,6 +3,8 @@
 from oslo_config import cfg
 from oslo_config import types
 
+from pmemtrack.conf import groups
+
 UNLIMITED = -1
 
 quota_group = cfg.OptGroup(
@@ -35,8 +37,7 @@ quota_opts = [
 
 
 def register_opts(conf):
-    conf.register_group(quota_group)
-    conf.register_opts(quota_opts, group=quota_group)
+    groups.register(conf, quota_group, quota_opts)
 
 
 def list_opts():

@@ -2,6 +2,8 @@
 
 from oslo_config import cfg
 
+from pmemtrack.conf import groups
+
 resource_tracker_group = cfg.OptGroup(
     "resource_tracker",
     title="Resource tracker",
@@ -35,8 +37,7 @@ resource_tracker_opts = [
 
 
 def register_opts(conf):
-    conf.register_group(resource_tracker_group)
-    conf.register_opts(resource_tracker_opts, group=resource_tracker_group)
+    groups.register(conf, resource_tracker_group, resource_tracker_opts)
 
 
 def list_opts():

@@ -4,8 +4,12 @@ It keeps what the hypervisor would know (which guest uses which namespace, what
 was wiped) so tests can check the tracker against it.
 """
 
+import types
+
 from pmemtrack.resource_tracker import inventory
 from pmemtrack.virt import driver
+
+NOSTATE, RUNNING, SHUTDOWN = 0, 1, 4
 
 
 class FakeDriver(driver.ComputeDriver):
@@ -18,6 +22,10 @@ class FakeDriver(driver.ComputeDriver):
         self.wiped = []
         # Names whose wipe fails until removed from this set.
         self.failing_wipes = set()
+        # Instance uuids whose spawn raises.
+        self.failing_spawns = set()
+        # instance uuid -> Nova power state.
+        self.power = {}
 
     def get_available_nodes(self, refresh=False):
         return sorted(self.namespaces)
@@ -36,6 +44,47 @@ class FakeDriver(driver.ComputeDriver):
                 continue
             self.wiped.append((device.devpath, device.name))
         return failed
+
+    # -- guests, as the hypervisor would run them --------------------------------
+
+    def _run(self, instance, resources, node):
+        names = [r.identifier for r in resources.objects] if resources else []
+        self.stop_guest(node, instance.uuid)
+        self.start_guest(node, instance.uuid, names)
+        self.power[instance.uuid] = RUNNING
+
+    def spawn(self, context, instance, image_meta, injected_files,
+              admin_password, allocations, network_info=None,
+              block_device_info=None, power_on=True, accel_info=None):  # fmt: skip
+        if instance.uuid in self.failing_spawns:
+            raise RuntimeError(f"spawn of {instance.uuid} failed (injected)")
+        self._run(instance, instance.resources, instance.node)
+
+    def destroy(self, context, instance, network_info, block_device_info=None,
+                destroy_disks=True, destroy_secrets=True):  # fmt: skip
+        for node in list(self.in_use):
+            self.stop_guest(node, instance.uuid)
+        self.power.pop(instance.uuid, None)
+
+    cleanup = destroy
+
+    def power_off(self, instance, timeout=0, retry_interval=0):
+        self.power[instance.uuid] = SHUTDOWN
+
+    def power_on(self, context, instance, network_info, block_device_info=None,
+                 accel_info=None):  # fmt: skip
+        self.power[instance.uuid] = RUNNING
+
+    def reboot(self, context, instance, network_info, reboot_type,
+               block_device_info=None, bad_volumes_callback=None,
+               accel_info=None):  # fmt: skip
+        self.power[instance.uuid] = RUNNING
+
+    def get_info(self, instance, use_cache=True):
+        return types.SimpleNamespace(state=self.power.get(instance.uuid, NOSTATE))
+
+    def list_instances(self):
+        return sorted(self.power)
 
     # -- helpers for tests ----------------------------------------------------
 

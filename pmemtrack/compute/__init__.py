@@ -1,0 +1,1 @@
+"""The compute service: runs instance operations on this host, in Nova's order."""

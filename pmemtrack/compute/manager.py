@@ -1,0 +1,91 @@
+"""ComputeManager: the instance lifecycle on one compute host.
+
+Each operation pairs the resource tracker (what the database says the instance
+holds) with the driver (what the hypervisor runs), in the order that keeps the
+two consistent if the operation fails half way.
+"""
+
+from oslo_log import log as logging
+
+from pmemtrack import conf as pmt_conf
+from pmemtrack.resource_tracker import tracker as rt
+
+LOG = logging.getLogger(__name__)
+
+ACTIVE, STOPPED, BUILDING, ERROR, DELETED = (
+    "active",
+    "stopped",
+    "building",
+    "error",
+    "deleted",
+)
+
+
+class ComputeManager:
+    def __init__(self, host, driver, conf=None, migration_address=None):
+        self.host = host
+        self.conf = conf or pmt_conf.CONF
+        self.driver = driver
+        self.tracker = rt.ResourceTracker(
+            host, driver, self.conf, migration_address=migration_address
+        )
+
+    @property
+    def nodename(self):
+        return self.driver.get_available_nodes()[0]
+
+    def init_host(self, context):
+        """Check the config against the host and report the inventory."""
+        self.driver.init_host(self.host)
+        return self.update_available_resource(context)
+
+    def update_available_resource(self, context):
+        return {
+            node: self.tracker.update_available_resource(context, node)
+            for node in self.driver.get_available_nodes()
+        }
+
+    def _record(self, instance, vm_state, task_state=None):
+        instance.vm_state = vm_state
+        instance.task_state = task_state
+        instance.power_state = (
+            self.driver.get_info(instance).state
+            if vm_state in (ACTIVE, STOPPED)
+            else None
+        )
+        instance.save()
+
+    def build_and_run_instance(self, context, instance, request_spec=None):
+        """Claim the namespaces and start the guest on them. A failed spawn
+        aborts the claim: the namespaces are wiped and freed."""
+        instance.vm_state, instance.task_state = BUILDING, "spawning"
+        instance.save()
+        try:
+            with self.tracker.instance_claim(
+                context, instance, self.nodename, request_spec
+            ):
+                self.driver.spawn(context, instance, None, [], None, {})
+        except Exception:
+            instance.vm_state, instance.task_state = ERROR, None
+            instance.save()
+            raise
+        self._record(instance, ACTIVE)
+        return instance
+
+    def terminate_instance(self, context, instance):
+        """Remove the guest, then wipe and free its namespaces."""
+        self.driver.destroy(context, instance, None)
+        self.tracker.delete_instance(context, instance, instance.node)
+        LOG.info("Deleted instance %s", instance.uuid)
+
+    def reboot_instance(self, context, instance, reboot_type="SOFT"):
+        self.driver.reboot(context, instance, None, reboot_type)
+        self._record(instance, ACTIVE)
+
+    def stop_instance(self, context, instance):
+        self.driver.power_off(instance)
+        self._record(instance, STOPPED)
+
+    def start_instance(self, context, instance):
+        self.driver.power_on(context, instance, None)
+        self._record(instance, ACTIVE)

@@ -1,0 +1,1 @@
+"""The libvirt compute driver and its pure-Python libvirt stand-in."""
