@@ -180,3 +180,29 @@ class HypervisorUnavailable(PmemtrackException):
 
 class InstanceNotOnHypervisor(NotFound):
     msg_fmt = "Instance %(instance_uuid)s has no domain %(domain)s on the hypervisor."
+
+
+# -- moves -----------------------------------------------------------------------
+
+
+class CopyNotPossible(PmemtrackException):
+    msg_fmt = (
+        "Migration %(migration)s cannot copy PMEM data: %(reason)s. Nothing was "
+        "copied; the instance stays where it was."
+    )
+
+
+class CopyNotSupportedByDestination(PmemtrackException):
+    msg_fmt = (
+        "Destination %(host)s runs service version %(version)s, which cannot "
+        "receive PMEM data (needs %(minimum)s or later); upgrade it or move "
+        "without copy_pmem_devices. Nothing was changed."
+    )
+
+
+class InvalidMoveRequest(PmemtrackException):
+    msg_fmt = "Cannot %(action)s instance %(instance_uuid)s: %(reason)s"
+
+
+class ComputeHostNotFound(NotFound):
+    msg_fmt = "Compute host %(host)s is not known; known hosts: %(known)s."

@@ -8,20 +8,18 @@ two consistent if the operation fails half way.
 from oslo_log import log as logging
 
 from pmemtrack import conf as pmt_conf
+from pmemtrack.compute import resize
+from pmemtrack.compute.states import ACTIVE
+from pmemtrack.compute.states import BUILDING
+from pmemtrack.compute.states import ERROR
+from pmemtrack.compute.states import RESIZED
+from pmemtrack.compute.states import STOPPED
 from pmemtrack.resource_tracker import tracker as rt
 
 LOG = logging.getLogger(__name__)
 
-ACTIVE, STOPPED, BUILDING, ERROR, DELETED = (
-    "active",
-    "stopped",
-    "building",
-    "error",
-    "deleted",
-)
 
-
-class ComputeManager:
+class ComputeManager(resize.ResizeMixin):
     def __init__(self, host, driver, conf=None, migration_address=None):
         self.host = host
         self.conf = conf or pmt_conf.CONF
@@ -50,7 +48,7 @@ class ComputeManager:
         instance.task_state = task_state
         instance.power_state = (
             self.driver.get_info(instance).state
-            if vm_state in (ACTIVE, STOPPED)
+            if vm_state in (ACTIVE, STOPPED, RESIZED)
             else None
         )
         instance.save()

@@ -16,8 +16,10 @@ from pmemtrack import exception
 from pmemtrack.virt import driver
 from pmemtrack.virt.libvirt import config
 from pmemtrack.virt.libvirt import host as libvirt_host
+from pmemtrack.virt.libvirt import mover
 from pmemtrack.virt.libvirt import namespaces
 from pmemtrack.virt.libvirt import privileged
+from pmemtrack.virt.libvirt import ssh
 
 LOG = logging.getLogger(__name__)
 CONF = pmt_conf.CONF
@@ -64,6 +66,8 @@ class LibvirtDriver(driver.ComputeDriver):
         self.tools = privileged.Tools(conf.pmem)
         self._config_pairs = None
         self._namespaces = []
+        # Extra keyword arguments for the data mover (tests inject faults here).
+        self.mover_options = {}
 
     # -- start-up and inventory ----------------------------------------------
 
@@ -289,6 +293,27 @@ class LibvirtDriver(driver.ComputeDriver):
             self._stop(domain)
         return "{}"
 
+    def copy_pmem_namespaces(self, context, pairs, dest_address, progress=None):
+        """Copy each (old, new) LibvirtVPMEMDevice pair, old on this host, new
+        on ``dest_address`` (None: this host, no SSH); every copy is verified
+        before this returns. Raises CopyFailed."""
+        known = {ns.devpath for ns in self._namespaces}
+        for old, _new in pairs:
+            if old.devpath not in known:
+                raise exception.UndiscoveredDevice(path=old.devpath)
+        options = self.conf.migration
+        settings = ssh.Settings.from_conf(options) if dest_address else None
+        with mover.Mover(
+            self.tools,
+            dest_address,
+            settings,
+            stall_timeout=options.stall_timeout,
+            chunk_size=options.chunk_size,
+            progress=progress,
+            **self.mover_options,
+        ) as data_mover:
+            return [data_mover.copy(old, new) for old, new in pairs]
+
     def finish_migration(self, context, migration, instance, disk_info,
                          network_info, image_meta, resize_instance, allocations,
                          block_device_info=None, power_on=True):  # fmt: skip
@@ -309,7 +334,7 @@ class LibvirtDriver(driver.ComputeDriver):
 
     def finish_revert_migration(self, context, instance, network_info, migration,
                                 block_device_info=None, power_on=True):  # fmt: skip
-        """Run the guest on the source again, on its old namespaces."""
-        resources = instance.migration_context.old_resources
+        """Run the guest on the source again, on its old namespaces (the
+        tracker has already put them back in ``instance.resources``)."""
         self._undefine(instance)
-        self._define_and_start(instance, resources, power_on)
+        self._define_and_start(instance, instance.resources, power_on)

@@ -1,0 +1,187 @@
+"""The API and conductor side: requests checked, then each step sent to the
+compute host that owns it (here, a direct call to that host's manager).
+
+Checks that can fail without changing anything run first: an unknown host, a
+destination too old to receive copied data, a flavor without the labels.
+"""
+
+import uuid
+
+from oslo_log import log as logging
+
+from pmemtrack import exception
+from pmemtrack import objects
+from pmemtrack import version
+from pmemtrack.compute import states
+
+LOG = logging.getLogger(__name__)
+
+
+def request_spec(instance, flavor):
+    numa_nodes = flavor.extra_specs.get("hw:numa_nodes")
+    spec = objects.RequestSpec(
+        instance._context,
+        instance_uuid=instance.uuid,
+        project_id=instance.project_id,
+        user_id=instance.user_id,
+        flavor=flavor,
+        pmem_labels=flavor.pmem_labels(),
+        numa_nodes=int(numa_nodes) if numa_nodes else None,
+    )
+    spec.obj_set_defaults()
+    return spec
+
+
+class ComputeAPI:
+    def __init__(self, managers):
+        # host name -> ComputeManager
+        self.managers = dict(managers)
+
+    def _manager(self, host):
+        try:
+            return self.managers[host]
+        except KeyError:
+            raise exception.ComputeHostNotFound(
+                host=host, known=", ".join(sorted(self.managers)) or "none"
+            )
+
+    # -- boot and delete -------------------------------------------------------
+
+    def create(self, context, flavor, host, project_id, user_id="user", name=None):
+        """Boot an instance on ``host``; its request spec is stored for moves."""
+        manager = self._manager(host)
+        flavor.pmem_labels()  # a malformed hw:pmem fails before any write
+        instance = objects.Instance(
+            context,
+            uuid=str(uuid.uuid4()),
+            display_name=name,
+            project_id=project_id,
+            user_id=user_id,
+            vm_state=states.BUILDING,
+            flavor=flavor,
+            resources=None,
+            migration_context=None,
+        )
+        instance.create()
+        spec = request_spec(instance, flavor)
+        spec.save()
+        manager.build_and_run_instance(context, instance, spec)
+        return instance
+
+    def delete(self, context, instance):
+        if instance.host is None:
+            instance.destroy()
+            return
+        self._manager(instance.host).terminate_instance(context, instance)
+        objects.RequestSpec(context, instance_uuid=instance.uuid).destroy()
+
+    # -- moves ------------------------------------------------------------------
+
+    def resize(self, context, instance, flavor, host=None, copy_pmem_devices=False,
+               progress=None):  # fmt: skip
+        """Resize (new flavor) or cold-migrate (same flavor) to ``host``, the
+        instance's own host when not given. Returns the migration, which waits
+        for confirm or revert."""
+        migration = self._new_migration(
+            context, instance, flavor, host or instance.host, copy_pmem_devices
+        )
+        source, dest = (
+            self._manager(migration.source_compute),
+            self._manager(migration.dest_compute),
+        )
+        spec = request_spec(instance, flavor)
+        try:
+            dest.prep_resize(context, instance, migration, flavor, spec)
+        except Exception:
+            # The claim undid itself; the instance never stopped.
+            migration.status = "error"
+            migration.save()
+            raise
+        try:
+            source.resize_instance(
+                context,
+                instance,
+                migration,
+                self._address(context, migration.dest_compute),
+                progress,
+            )
+            dest.finish_resize(context, instance, migration)
+        except Exception as err:
+            dest.abort_resize(context, instance, migration, err)
+            source.restore_at_source(context, instance, migration)
+            raise
+        spec.save()
+        return migration
+
+    def migrate(self, context, instance, host=None, copy_pmem_devices=False,
+                progress=None):  # fmt: skip
+        return self.resize(
+            context, instance, instance.flavor, host, copy_pmem_devices, progress
+        )
+
+    def confirm(self, context, instance):
+        migration = self._pending(context, instance, "confirm")
+        self._manager(migration.source_compute).confirm_resize(
+            context, instance, migration
+        )
+        return migration
+
+    def revert(self, context, instance):
+        migration = self._pending(context, instance, "revert")
+        self._manager(migration.dest_compute).revert_resize(
+            context, instance, migration
+        )
+        self._manager(migration.source_compute).finish_revert_resize(
+            context, instance, migration
+        )
+        request_spec(instance, migration.old_flavor).save()
+        return migration
+
+    # -- helpers ----------------------------------------------------------------
+
+    def _new_migration(self, context, instance, flavor, dest, copy_pmem_devices):
+        if instance.vm_state != states.ACTIVE:
+            raise exception.InvalidMoveRequest(
+                action="move",
+                instance_uuid=instance.uuid,
+                reason=f"it is {instance.vm_state}; only an active instance moves",
+            )
+        self._manager(dest)
+        node = objects.ComputeNode.get_by_host_and_nodename(context, dest, dest)
+        if copy_pmem_devices and node.service_version < version.MIN_VERSION_COPY_PMEM:
+            raise exception.CopyNotSupportedByDestination(
+                host=dest,
+                version=node.service_version,
+                minimum=version.MIN_VERSION_COPY_PMEM,
+            )
+        same_flavor = flavor.flavorid == instance.flavor.flavorid
+        migration = objects.Migration(
+            context,
+            instance_uuid=instance.uuid,
+            source_compute=instance.host,
+            source_node=instance.node,
+            dest_compute=dest,
+            dest_node=dest,
+            migration_type="migration" if same_flavor else "resize",
+            status="accepted",
+            old_flavor=instance.flavor,
+            new_flavor=flavor,
+            copy_pmem_devices=copy_pmem_devices,
+        )
+        migration.create()
+        return migration
+
+    def _address(self, context, host):
+        """Where the source reaches the destination over SSH."""
+        node = objects.ComputeNode.get_by_host_and_nodename(context, host, host)
+        return node.migration_address or host
+
+    def _pending(self, context, instance, action):
+        for migration in objects.MigrationList.get_by_instance(context, instance.uuid):
+            if migration.status == "finished":
+                return migration
+        raise exception.InvalidMoveRequest(
+            action=action,
+            instance_uuid=instance.uuid,
+            reason="it has no finished resize or migration waiting",
+        )

@@ -1,0 +1,143 @@
+"""Resize and cold migration on a compute host, in Nova's order of steps.
+
+prep_resize (destination) claims, resize_instance (source) powers off and
+copies the namespace data when asked, finish_resize (destination) starts the
+guest on the new namespaces, then confirm_resize (source) or revert_resize
+(destination, then finish_revert_resize on the source) ends the move. Any
+failure before the guest runs at the destination puts everything back: the
+destination's namespaces are wiped and freed, the migration goes to ``error``
+and the guest runs on the source again with its data.
+"""
+
+from oslo_log import log as logging
+
+from pmemtrack import exception
+from pmemtrack.compute import states
+
+LOG = logging.getLogger(__name__)
+
+
+class ResizeMixin:
+    """The move steps of ComputeManager; each runs on the host that owns it."""
+
+    def prep_resize(self, context, instance, migration, flavor, request_spec=None):
+        """Destination: claim the new flavor's namespaces for the move."""
+        claim = self.tracker.resize_claim(
+            context, instance, flavor, migration.dest_node, migration, request_spec
+        )
+        with claim:
+            if migration.copy_pmem_devices:
+                pairs(instance, migration)
+        migration.status = "pre-migrating"
+        migration.save()
+        return claim.resources
+
+    def resize_instance(self, context, instance, migration, dest_address=None,
+                        progress=None):  # fmt: skip
+        """Source: power off and, when asked, copy each old namespace's data to
+        its new namespace. Returns the copy results."""
+        migration.status = "migrating"
+        migration.save()
+        instance.task_state = states.RESIZE_MIGRATING
+        instance.save()
+        self.driver.migrate_disk_and_power_off(
+            context, instance, migration.dest_compute, migration.new_flavor, None
+        )
+        if not migration.copy_pmem_devices:
+            return []
+        return self.driver.copy_pmem_namespaces(
+            context,
+            pairs(instance, migration),
+            None if migration.source_compute == migration.dest_compute
+            else dest_address,
+            progress,
+        )  # fmt: skip
+
+    def finish_resize(self, context, instance, migration):
+        """Destination: the instance now runs here on its new namespaces."""
+        self.tracker.apply_migration_context(context, instance, migration)
+        instance.flavor = migration.new_flavor
+        self.driver.finish_migration(
+            context, migration, instance, None, None, None, True, {}
+        )
+        migration.status = "finished"
+        migration.save()
+        instance.vm_state, instance.task_state = states.RESIZED, None
+        instance.power_state = self.driver.get_info(instance).state
+        instance.save()
+
+    def abort_resize(self, context, instance, migration, reason):
+        """Destination, after a failure before finish_resize: wipe and free
+        the new namespaces and mark the migration failed."""
+        LOG.error(
+            "Move %s of instance %s failed, rolling back: %s",
+            migration.uuid,
+            instance.uuid,
+            reason,
+        )
+        self.revert_resize(context, instance, migration)
+        migration.status = "error"
+        migration.save()
+
+    def restore_at_source(self, context, instance, migration):
+        """Source, after a failed move: the guest runs again on its old
+        namespaces, whose data was never touched."""
+        self.driver.finish_revert_migration(context, instance, None, migration)
+        instance.vm_state, instance.task_state = states.ACTIVE, None
+        instance.flavor = migration.old_flavor
+        instance.power_state = self.driver.get_info(instance).state
+        instance.save()
+
+    def confirm_resize(self, context, instance, migration):
+        """Source: forget the old guest; wipe and free the old namespaces."""
+        self.driver.confirm_migration(context, migration, instance, None)
+        self.tracker.drop_move_claim_at_source(context, instance, migration)
+        migration.status = "confirmed"
+        migration.save()
+        instance.vm_state = states.ACTIVE
+        instance.save()
+
+    def revert_resize(self, context, instance, migration):
+        """Destination: stop the new guest; wipe and free the new namespaces.
+        finish_revert_resize on the source follows."""
+        if migration.source_compute != migration.dest_compute:
+            self.driver.destroy(context, instance, None)
+        self.tracker.drop_move_claim_at_dest(context, instance, migration)
+
+    def finish_revert_resize(self, context, instance, migration):
+        """Source: run the guest again on its old namespaces and data."""
+        instance.flavor = migration.old_flavor
+        self.driver.finish_revert_migration(context, instance, None, migration)
+        migration.status = "reverted"
+        migration.save()
+        instance.vm_state, instance.task_state = states.ACTIVE, None
+        instance.power_state = self.driver.get_info(instance).state
+        instance.save()
+
+
+def pairs(instance, migration):
+    """(old device, new device), each side sorted by label and paired in that
+    order; extra new namespaces start zeroed. Too few or too small new
+    namespaces fail here, before any byte is copied."""
+    context = instance.migration_context
+    old = _by_label(context.old_resources)
+    new = _by_label(context.new_resources)
+    if len(new) < len(old):
+        raise exception.CopyNotPossible(
+            migration=migration.uuid,
+            reason=f"the new flavor has {len(new)} PMEM namespaces for the "
+            f"{len(old)} to copy",
+        )
+    for o, n in zip(old, new[: len(old)], strict=True):
+        if n.size < o.size:
+            raise exception.CopyNotPossible(
+                migration=migration.uuid,
+                reason=f"new namespace {n.name} ({n.size} bytes) is smaller than "
+                f"old namespace {o.name} ({o.size} bytes)",
+            )
+    return list(zip(old, new[: len(old)], strict=True))
+
+
+def _by_label(resources):
+    devices = [r.metadata for r in resources.objects] if resources else []
+    return sorted(devices, key=lambda d: (d.label, d.name))
