@@ -8,6 +8,7 @@ two consistent if the operation fails half way.
 from oslo_log import log as logging
 
 from pmemtrack import conf as pmt_conf
+from pmemtrack import objects
 from pmemtrack.compute import resize
 from pmemtrack.compute.states import ACTIVE
 from pmemtrack.compute.states import BUILDING
@@ -33,9 +34,26 @@ class ComputeManager(resize.ResizeMixin):
         return self.driver.get_available_nodes()[0]
 
     def init_host(self, context):
-        """Check the config against the host and report the inventory."""
+        """Check the config against the host, report the inventory, and bring
+        back guests the hypervisor lost while the service was down."""
         self.driver.init_host(self.host)
-        return self.update_available_resource(context)
+        report = self.update_available_resource(context)
+        self._restore_guests(context)
+        return report
+
+    def _restore_guests(self, context):
+        """A restarted hypervisor (libvirt's test driver forgets everything)
+        gets back the guests the DB places here, on the namespaces they hold,
+        with their data: nothing is wiped on a host restart."""
+        placed = objects.InstanceList.get_by_host(
+            context, self.host, ["flavor", "resources"]
+        )
+        for instance in placed:
+            if instance.vm_state not in (ACTIVE, STOPPED, RESIZED):
+                continue
+            if not self.driver.instance_exists(instance):
+                LOG.info("Restoring the guest of instance %s", instance.uuid)
+                self.driver.resume_state_on_host_boot(context, instance, None)
 
     def update_available_resource(self, context):
         return {

@@ -55,6 +55,13 @@ class ComputeDriver(abc.ABC):
     def list_instances(self):
         raise NotImplementedError()
 
+    def instance_exists(self, instance):
+        raise NotImplementedError()
+
+    def resume_state_on_host_boot(self, context, instance, network_info,
+                                  block_device_info=None):  # fmt: skip
+        raise NotImplementedError()
+
     def migrate_disk_and_power_off(self, context, instance, dest, flavor,
                                    network_info, block_device_info=None,
                                    timeout=0, retry_interval=0):  # fmt: skip

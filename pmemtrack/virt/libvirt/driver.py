@@ -275,6 +275,14 @@ class LibvirtDriver(driver.ComputeDriver):
             d.name() for d in self.host.domains() if d.name().startswith(DOMAIN_PREFIX)
         )
 
+    def resume_state_on_host_boot(self, context, instance, network_info,
+                                  block_device_info=None):  # fmt: skip
+        """Define the guest again on the namespaces it holds; start it unless
+        it was stopped."""
+        self._define_and_start(
+            instance, instance.resources, power_on=instance.vm_state != "stopped"
+        )
+
     def instance_exists(self, instance):
         return self.host.lookup(domain_name(instance)) is not None
 

@@ -6,6 +6,7 @@ import os
 import pytest
 
 from pmemtrack import exception
+from pmemtrack.virt.libvirt import host as libvirt_host
 from pmemtrack.virt.libvirt import simulated
 from tests.fixtures import hosts
 from tests.fixtures import libvirt_schema
@@ -173,3 +174,24 @@ def test_a_malformed_namespaces_option_stops_init_host(compute, tmp_path):
     with pytest.raises(exception.InvalidNamespaceConfig) as err:
         driver.init_host("compute1")
     assert "'SMALL compute1-ns0' doesn't match regex" in str(err.value)
+
+
+def test_a_restarted_hypervisor_gets_its_guests_back_with_their_data(compute, ctx):
+    running = hosts.new_instance(ctx, "LARGE")
+    compute.build_and_run_instance(ctx, running)
+    hosts.write_device(_devpaths(running)[0], PATTERN)
+    stopped = hosts.new_instance(ctx, "SMALL")
+    compute.build_and_run_instance(ctx, stopped)
+    compute.stop_instance(ctx, stopped)
+
+    restarted = hosts.restart(compute)
+    # A fresh connection to the node file: an empty hypervisor.
+    restarted.driver.host = libvirt_host.Host(compute.conf.libvirt.connection_uri)
+    assert restarted.driver.list_instances() == []
+    restarted.init_host(ctx)
+
+    assert restarted.driver.get_info(running).state == 1
+    assert restarted.driver.get_info(stopped).state == 4
+    assert restarted.driver.guest_nvdimm_paths(running) == _devpaths(running)
+    assert hosts.read_device(_devpaths(running)[0], len(PATTERN)) == PATTERN
+    assert _free(restarted, ctx) == ["compute1-ns1"]

@@ -1,0 +1,126 @@
+"""A deployment: the compute hosts this process drives, and the API over them.
+
+With a config file it is that one host. Without one it is the embedded
+default: a SQLite DB under a state directory and two compute hosts with
+simulated namespaces of two labels on libvirt's test driver, all on this
+machine, running the production code paths.
+"""
+
+import dataclasses
+import os
+
+from oslo_config import cfg
+
+from pmemtrack import conf as pmt_conf
+from pmemtrack.compute import api as compute_api
+from pmemtrack.compute import manager as compute_manager
+from pmemtrack.db import api as db_api
+from pmemtrack.db import migration
+from pmemtrack.virt.libvirt import driver as libvirt_driver
+from pmemtrack.virt.libvirt import simulated
+
+MiB = 1024 * 1024
+EMBEDDED_HOSTS = ("compute1", "compute2")
+# label -> (namespaces on host NUMA node 0, on node 1), and their size.
+EMBEDDED_LAYOUT = {"MEDIUM": ((2, 2), 64 * MiB), "LARGE": ((1, 1), 128 * MiB)}
+# A libvirt test-driver node file: each host gets a private hypervisor, where
+# test:///default would be shared by every host in the process.
+_NODE_XML = "<node><cpu><mhz>2000</mhz></cpu></node>\n"
+
+
+def default_state_dir():
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return os.environ.get("PMEMTRACK_STATE_DIR") or os.path.join(base, "pmemtrack")
+
+
+def host_conf(state_path, host, namespaces, uri=None, migration=None):
+    """A ConfigOpts for one simulated host."""
+    conf = cfg.ConfigOpts()
+    pmt_conf.register_opts(conf)
+    conf([], default_config_files=[])
+    conf.set_override("host", host)
+    conf.set_override("state_path", str(state_path))
+    conf.set_override("backend", "simulated", group="pmem")
+    conf.set_override("namespaces", namespaces, group="pmem")
+    if uri is None:
+        node_xml = os.path.join(state_path, "node.xml")
+        if not os.path.exists(node_xml):
+            with open(node_xml, "w") as f:
+                f.write(_NODE_XML)
+        uri = f"test://{node_xml}"
+    conf.set_override("connection_uri", uri, group="libvirt")
+    for name, value in (migration or {}).items():
+        conf.set_override(name, value, group="migration")
+    return conf
+
+
+def simulated_namespaces(root, host, layout):
+    """Create (once) the host's simulated namespaces; return the config entries.
+    ``layout``: {label: ((count per NUMA node...), size)}."""
+    existing = {ns.get("name") for ns in simulated.load_namespaces(root)}
+    entries, index = [], 0
+    for label, (counts, size) in layout.items():
+        names = []
+        for numa_node, count in enumerate(counts):
+            for _ in range(count):
+                name = f"{host}-ns{index}"
+                if name not in existing:
+                    simulated.create_namespace(root, name, size, numa_node=numa_node)
+                names.append(name)
+                index += 1
+        entries.append(f"{label}:{'|'.join(names)}")
+    return entries
+
+
+def simulated_host(state_dir, host, layout, address="127.0.0.1", migration=None,
+                   uri=None):  # fmt: skip
+    """A ComputeManager for a simulated host under ``state_dir/host``."""
+    state_path = os.path.join(state_dir, host)
+    os.makedirs(state_path, exist_ok=True)
+    root = os.path.join(state_path, "simulated-pmem")
+    entries = simulated_namespaces(root, host, layout)
+    conf = host_conf(state_path, host, entries, uri, migration)
+    driver = libvirt_driver.LibvirtDriver(conf=conf)
+    return compute_manager.ComputeManager(host, driver, conf, address)
+
+
+@dataclasses.dataclass
+class Deployment:
+    managers: dict
+    state_dir: str | None = None
+
+    @property
+    def api(self):
+        return compute_api.ComputeAPI(self.managers)
+
+    def start(self, context):
+        """init_host on every host: check config, report inventory, restore
+        guests a restarted hypervisor lost."""
+        return {host: m.init_host(context) for host, m in self.managers.items()}
+
+
+def use_database(url):
+    """Point the transaction facade at ``url`` and bring its schema to head."""
+    db_api.configure_url(url)
+    migration.upgrade(db_api.get_engine())
+
+
+def embedded(state_dir=None, migration_options=None):
+    """The embedded default under ``state_dir`` (created when missing)."""
+    state_dir = os.path.abspath(state_dir or default_state_dir())
+    os.makedirs(state_dir, exist_ok=True)
+    use_database(f"sqlite:///{os.path.join(state_dir, 'pmemtrack.sqlite')}")
+    managers = {
+        host: simulated_host(
+            state_dir, host, EMBEDDED_LAYOUT, migration=migration_options
+        )
+        for host in EMBEDDED_HOSTS
+    }
+    return Deployment(managers, state_dir)
+
+
+def configured(conf):
+    """The one host a config file describes."""
+    driver = libvirt_driver.LibvirtDriver(conf=conf)
+    manager = compute_manager.ComputeManager(conf.host, driver, conf)
+    return Deployment({conf.host: manager})
