@@ -8,10 +8,15 @@ machine, running the production code paths.
 
 import dataclasses
 import os
+import shutil
+import subprocess
+import tempfile
 
 from oslo_config import cfg
+from oslo_log import log as logging
 
 from pmemtrack import conf as pmt_conf
+from pmemtrack import loopback_sshd
 from pmemtrack.compute import api as compute_api
 from pmemtrack.compute import manager as compute_manager
 from pmemtrack.db import api as db_api
@@ -19,6 +24,7 @@ from pmemtrack.db import migration
 from pmemtrack.virt.libvirt import driver as libvirt_driver
 from pmemtrack.virt.libvirt import simulated
 
+LOG = logging.getLogger(__name__)
 MiB = 1024 * 1024
 EMBEDDED_HOSTS = ("compute1", "compute2")
 # label -> (namespaces on host NUMA node 0, on node 1), and their size.
@@ -88,6 +94,8 @@ def simulated_host(state_dir, host, layout, address="127.0.0.1", migration=None,
 class Deployment:
     managers: dict
     state_dir: str | None = None
+    # The embedded default's private sshd, when it runs one.
+    sshd: object = None
 
     @property
     def api(self):
@@ -98,6 +106,12 @@ class Deployment:
         guests a restarted hypervisor lost."""
         return {host: m.init_host(context) for host, m in self.managers.items()}
 
+    def close(self):
+        if self.sshd is not None:
+            self.sshd.stop()
+            shutil.rmtree(self.sshd.directory, ignore_errors=True)
+            self.sshd = None
+
 
 def use_database(url):
     """Point the transaction facade at ``url`` and bring its schema to head."""
@@ -105,18 +119,37 @@ def use_database(url):
     migration.upgrade(db_api.get_engine())
 
 
-def embedded(state_dir=None, migration_options=None):
-    """The embedded default under ``state_dir`` (created when missing)."""
+def _start_sshd(state_dir):
+    """A private sshd on 127.0.0.1 for copies between the embedded hosts, or
+    None (copies to the other host then fail with the reason) if it cannot run."""
+    server = loopback_sshd.SSHServer(tempfile.mkdtemp(prefix="sshd-", dir=state_dir))
+    try:
+        server.start()
+    except (loopback_sshd.SSHDUnavailable, OSError, subprocess.SubprocessError) as err:
+        LOG.warning("No loopback sshd (%s): copies between hosts will fail.", err)
+        shutil.rmtree(server.directory, ignore_errors=True)
+        return None, {}
+    options = {
+        "ssh_user": server.user,
+        "ssh_port": server.port,
+        "ssh_key_file": server.client_key,
+        "known_hosts_file": server.known_hosts,
+    }
+    return server, options
+
+
+def embedded(state_dir=None, loopback_ssh=False):
+    """The embedded default under ``state_dir`` (created when missing); with
+    ``loopback_ssh`` it runs its own sshd until ``close()``."""
     state_dir = os.path.abspath(state_dir or default_state_dir())
     os.makedirs(state_dir, exist_ok=True)
     use_database(f"sqlite:///{os.path.join(state_dir, 'pmemtrack.sqlite')}")
+    sshd, options = _start_sshd(state_dir) if loopback_ssh else (None, {})
     managers = {
-        host: simulated_host(
-            state_dir, host, EMBEDDED_LAYOUT, migration=migration_options
-        )
+        host: simulated_host(state_dir, host, EMBEDDED_LAYOUT, migration=options)
         for host in EMBEDDED_HOSTS
     }
-    return Deployment(managers, state_dir)
+    return Deployment(managers, state_dir, sshd)
 
 
 def configured(conf):

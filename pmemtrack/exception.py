@@ -206,3 +206,7 @@ class InvalidMoveRequest(PmemtrackException):
 
 class ComputeHostNotFound(NotFound):
     msg_fmt = "Compute host %(host)s is not known; known hosts: %(known)s."
+
+
+class ServerNotFound(NotFound):
+    msg_fmt = "No instance has the name or id %(server)s%(detail)s."

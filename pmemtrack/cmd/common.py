@@ -4,8 +4,10 @@ import os
 import sys
 
 from oslo_config import cfg
+from oslo_db import exception as db_exc
 from oslo_log import log as logging
 from sqlalchemy.engine import url as sa_url
+import sqlalchemy.exc
 
 from pmemtrack import exception
 from pmemtrack import objects
@@ -20,13 +22,18 @@ _logging_registered = False
 _QUIET_LIBRARIES = ["alembic=WARN", "oslo_service=WARN", "paramiko=WARN"]
 
 
-def parse_args(argv, prog):
+def parse_args(argv, prog, quiet=()):
     """Load config files and CLI options; exit with one line on any error."""
     global _logging_registered
     if not _logging_registered:
         logging.register_options(CONF)
+        # stdout carries each command's output (json, value rows): logs,
+        # --debug among them, go to stderr unless a log file is configured.
+        CONF.set_default("use_stderr", True)
         logging.set_defaults(
-            default_log_levels=logging.get_default_log_levels() + _QUIET_LIBRARIES
+            default_log_levels=logging.get_default_log_levels()
+            + _QUIET_LIBRARIES
+            + list(quiet)
         )
         _logging_registered = True
     try:
@@ -58,3 +65,13 @@ def safe_url():
     return sa_url.make_url(CONF.database.connection).render_as_string(
         hide_password=True
     )
+
+
+# What an unreachable or broken database raises through oslo.db / SQLAlchemy.
+DATABASE_ERRORS = (db_exc.DBError, sqlalchemy.exc.SQLAlchemyError)
+
+
+def first_line(err):
+    """The driver's own message, first line only, for one-line errors."""
+    inner = getattr(err, "inner_exception", None) or err
+    return str(getattr(inner, "orig", None) or inner).strip().splitlines()[0]

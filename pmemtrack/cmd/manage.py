@@ -1,14 +1,23 @@
 """pmemtrack-manage: operator commands that act on the database directly."""
 
+import os
 import sys
 
 from oslo_config import cfg
-from oslo_db import exception as db_exc
-import sqlalchemy.exc
+from sqlalchemy.engine import url as sa_url
 
+from pmemtrack import context as pmt_context
+from pmemtrack import deployment
+from pmemtrack import exception
+from pmemtrack.cmd import audit
 from pmemtrack.cmd import common
+from pmemtrack.cmd import listing
+from pmemtrack.cmd import output
+from pmemtrack.cmd import quotas
 from pmemtrack.conf import CONF
 from pmemtrack.db import migration
+
+_SYNC_HINT = "run 'pmemtrack-manage db sync'"
 
 
 def db_sync():
@@ -30,19 +39,165 @@ def db_version():
     print(f"{current or 'empty'} ({state})")
 
 
-def add_command_parsers(subparsers):
-    db = subparsers.add_parser("db", help="Database schema commands.")
-    db_actions = db.add_subparsers(dest="action", metavar="ACTION")
-    db_actions.required = True
-    sync = db_actions.add_parser(
-        "sync", help="Upgrade the schema of an empty or older database."
+def _open_database():
+    """A context on a database whose schema is at head.
+
+    Only 'db sync' creates a database: a read of a missing SQLite file would
+    otherwise leave an empty one behind, and an old schema would fail later
+    with a less helpful SQL error.
+    """
+    url = sa_url.make_url(CONF.database.connection)
+    path = url.database if url.get_backend_name() == "sqlite" else None
+    if path and path != ":memory:" and not os.path.exists(path):
+        common.fail(f"database {common.safe_url()} does not exist: {_SYNC_HINT}")
+    engine = common.prepare_database()
+    current, head = migration.current_revision(engine), migration.head_revision()
+    if current != head:
+        common.fail(
+            f"database {common.safe_url()} has schema {current or 'empty'}, "
+            f"this release needs {head}: {_SYNC_HINT}"
+        )
+    return pmt_context.get_admin_context()
+
+
+def _warn(message):
+    print(f"WARNING: {message}", file=sys.stderr)
+
+
+def host_list():
+    context = _open_database()
+    rows = listing.host_rows(context)
+    output.emit(listing.HOST_COLUMNS, rows, CONF.category.format)
+
+
+def _guests_of_reachable_hosts(nodes):
+    """{host: guests} for the listed hosts this process's config drives; the
+    others are shown as the database sees them."""
+    managers = deployment.configured(CONF).managers
+    guests = {}
+    for host in sorted({node.host for node in nodes} & set(managers)):
+        try:
+            guests[host] = listing.guests_on(managers[host])
+        except exception.HypervisorUnavailable as err:
+            _warn(f"{err}; {host} is shown as the database sees it")
+    return guests
+
+
+def pmem_list():
+    context = _open_database()
+    nodes = listing.compute_nodes(context, CONF.category.compute_host)
+    guests = _guests_of_reachable_hosts(nodes)
+    rows = []
+    for node in nodes:
+        rows.extend(listing.pmem_rows(context, node, guests.get(node.host)))
+    output.emit(listing.PMEM_COLUMNS, rows, CONF.category.format)
+
+
+def pmem_audit():
+    context = _open_database()
+    findings = audit.audit(context, deployment.configured(CONF))
+    fmt = CONF.category.format
+    output.emit(audit.COLUMNS, [finding.row() for finding in findings], fmt)
+    if not findings and fmt == "table":
+        print(f"No drift found on {CONF.host}.")
+    return 1 if findings else 0
+
+
+def quota_show():
+    project = quotas.parse_project(CONF.category.project)
+    context = _open_database()
+    rows = quotas.show(context, project, CONF.quota)
+    output.emit(quotas.COLUMNS, rows, CONF.category.format)
+
+
+def quota_set():
+    project = quotas.parse_project(CONF.category.project)
+    rc = quotas.normalize_class(CONF.category.resource_class)
+    limit = quotas.parse_limit(CONF.category.limit)
+    context = _open_database()
+    row = quotas.set_limit(context, project, rc, limit, CONF.quota)
+    output.emit(quotas.COLUMNS, [row], CONF.category.format, single=True)
+
+
+def quota_unset():
+    project = quotas.parse_project(CONF.category.project)
+    rc = quotas.normalize_class(CONF.category.resource_class)
+    context = _open_database()
+    row = quotas.unset_limit(context, project, rc, CONF.quota)
+    output.emit(quotas.COLUMNS, [row], CONF.category.format, single=True)
+
+
+def _category(subparsers, name, help_text):
+    parser = subparsers.add_parser(name, help=help_text)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    return actions
+
+
+def _command(actions, name, func, help_text, formatted=True):
+    parser = actions.add_parser(name, help=help_text)
+    parser.set_defaults(func=func)
+    if formatted:
+        output.add_format_argument(parser)
+    return parser
+
+
+def _add_db_parsers(subparsers):
+    db = _category(subparsers, "db", "Database schema commands.")
+    sync = _command(
+        db, "sync", db_sync, "Upgrade the schema of an empty or older database.", False
     )
     sync.add_argument(
         "--revision", default="head", help="Revision to upgrade to (default: head)."
     )
-    sync.set_defaults(func=db_sync)
-    version = db_actions.add_parser("version", help="Print the schema revision.")
-    version.set_defaults(func=db_version)
+    _command(db, "version", db_version, "Print the schema revision.", False)
+
+
+def _add_pmem_parsers(subparsers):
+    host = _category(subparsers, "host", "Compute hosts.")
+    _command(host, "list", host_list, "List the compute nodes in the database.")
+    pmem = _category(subparsers, "pmem", "PMEM namespaces.")
+    listed = _command(
+        pmem, "list", pmem_list, "List every namespace and whether it is free."
+    )
+    listed.add_argument(
+        "--host", dest="compute_host", help="Only the namespaces of this compute host."
+    )
+    _command(
+        pmem,
+        "audit",
+        pmem_audit,
+        "Compare the database with this host's hypervisor and devices; exit 1 "
+        "when they disagree. Changes nothing.",
+    )
+
+
+def _add_quota_parsers(subparsers):
+    quota = _category(subparsers, "quota", "Per-project PMEM quota.")
+    show = _command(quota, "show", quota_show, "Limits in force and usage.")
+    setter = _command(quota, "set", quota_set, "Override a limit for a project.")
+    unset = _command(
+        quota, "unset", quota_unset, "Remove a project's override of a limit."
+    )
+    for parser in (show, setter, unset):
+        parser.add_argument("--project", required=True, help="Project ID.")
+    for parser in (setter, unset):
+        parser.add_argument(
+            "--class",
+            dest="resource_class",
+            required=True,
+            metavar="RESOURCE_CLASS",
+            help="Resource class (CUSTOM_PMEM_NAMESPACE_MEDIUM) or label (medium).",
+        )
+    setter.add_argument(
+        "--limit", required=True, help="Namespaces the project may hold; -1: no limit."
+    )
+
+
+def add_command_parsers(subparsers):
+    _add_db_parsers(subparsers)
+    _add_pmem_parsers(subparsers)
+    _add_quota_parsers(subparsers)
 
 
 category_opt = cfg.SubCommandOpt(
@@ -54,12 +209,8 @@ def main(argv=None):
     CONF.register_cli_opt(category_opt)
     common.parse_args(sys.argv[1:] if argv is None else argv, "pmemtrack-manage")
     try:
-        CONF.category.func()
-    except (db_exc.DBError, sqlalchemy.exc.SQLAlchemyError) as err:
-        common.fail(f"database {common.safe_url()}: {_first_line(err)}")
-    return 0
-
-
-def _first_line(err):
-    inner = getattr(err, "inner_exception", None) or err
-    return str(getattr(inner, "orig", None) or inner).strip().splitlines()[0]
+        return CONF.category.func() or 0
+    except exception.PmemtrackException as err:
+        common.fail(err)
+    except common.DATABASE_ERRORS as err:
+        common.fail(f"database {common.safe_url()}: {common.first_line(err)}")

@@ -227,6 +227,10 @@ class InstanceList(base.ObjectListBase, base.PmemtrackObject):
         return cls(context, objects=objects)
 
     @classmethod
+    def get_all(cls, context, expected_attrs=()):
+        return cls._get(context, expected_attrs)
+
+    @classmethod
     def get_by_host_and_node(cls, context, host, node, expected_attrs=()):
         return cls._get(context, expected_attrs, host=host, node=node)
 

@@ -36,15 +36,17 @@ LOG = logging.getLogger(__name__)
 # which comparing with a zero buffer costs about 40 ms per GiB.
 GRANULE = 2 * 1024 * 1024
 _ZEROS = bytes(GRANULE)
-# Starting an extent costs a channel, sh and a daxio start (libndctl walks
-# the buses first) at the destination: 10-60 ms, while 16 MiB of zeros cross
-# in about 25 ms. Shorter runs of zeros inside data are cheaper to send.
+# Each extent costs a channel, a shell and a daxio started at the
+# destination: 37 ms measured with the simulated daxio (a Python program),
+# a few ms with the real one. At 400-600 MB/s, 16 MiB of zeros cross in
+# 25-40 ms: shorter runs of zeros between data are cheaper to send.
 ZERO_GAP = 16 * 1024 * 1024
 # Extents whose daxio is still finishing; sshd allows 10 sessions per
 # connection by default (MaxSessions).
 MAX_PENDING = 4
-# Buffers the source is read ahead into while data is being sent.
-READ_AHEAD = 8
+# Buffers (32 MiB) the source is read ahead into while data is being sent:
+# enough to read on while a new extent's daxio starts at the destination.
+READ_AHEAD = 16
 # A long run of zeros is passed on in parts, so progress keeps moving.
 ZERO_REPORT = 256 * 1024 * 1024
 PROGRESS_INTERVAL = 1.0
@@ -148,10 +150,6 @@ class _Meter:
 # -- local processes ----------------------------------------------------------
 
 
-def _environ(env):
-    return None if env is None else {**os.environ, **env}
-
-
 def _grow_pipe(fd):
     try:
         fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
@@ -171,35 +169,54 @@ def _wait_for(fd, writing, timeout):
 
 
 class _LocalProcess:
-    """A command here, with the interface of ``ssh.RemoteProcess``."""
+    """A command here, with the interface of ``ssh.RemoteProcess``; with
+    ``stream`` its stdout is a pipe to read from, else it is collected."""
 
-    def __init__(self, argv, env, timeout, feed=False):
+    def __init__(self, argv, env, timeout, feed=False, stream=False):
         self.command = shlex.join(argv)
         self.timeout = timeout
-        self._out = tempfile.TemporaryFile()
+        self._out = None if stream else tempfile.TemporaryFile()
         self._err = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             argv,
             stdin=subprocess.PIPE if feed else subprocess.DEVNULL,
-            stdout=self._out,
+            stdout=subprocess.PIPE if stream else self._out,
             stderr=self._err,
-            env=_environ(env),
+            env=None if env is None else {**os.environ, **env},
         )
-        if feed:
-            self._fd = self.process.stdin.fileno()
-            _grow_pipe(self._fd)
-            os.set_blocking(self._fd, False)
+        self.fd = None
+        if feed or stream:
+            # Non-blocking: a read or write that would wait goes through
+            # select, which bounds the wait by the stall timeout.
+            pipe = self.process.stdin if feed else self.process.stdout
+            self.fd = pipe.fileno()
+            _grow_pipe(self.fd)
+            os.set_blocking(self.fd, False)
 
     def write(self, view):
         """False if the command closed its stdin (it ended)."""
         while view:
             try:
-                view = view[os.write(self._fd, view) :]
+                view = view[os.write(self.fd, view) :]
             except BlockingIOError:
-                _wait_for(self._fd, True, self.timeout)
+                _wait_for(self.fd, True, self.timeout)
             except BrokenPipeError:
                 return False
         return True
+
+    def readinto(self, view):
+        """Fill ``view``; the number of bytes read, short only at the end."""
+        got = 0
+        while got < len(view):
+            try:
+                n = os.readv(self.fd, [view[got:]])
+            except BlockingIOError:
+                _wait_for(self.fd, False, self.timeout)
+                continue
+            if not n:
+                break
+            got += n
+        return got
 
     def close_stdin(self):
         if self.process.stdin and not self.process.stdin.closed:
@@ -216,20 +233,24 @@ class _LocalProcess:
             status = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             raise _Failed(f"{self.command} did not end within {timeout:.0f} s")
-        return ssh.Result(status, self._read(self._out), self._read(self._err).decode())
-
-    @staticmethod
-    def _read(f):
-        f.seek(0)
-        return f.read()
+        stdout = b"" if self._out is None else _read_back(self._out)
+        return ssh.Result(
+            status, stdout, _read_back(self._err).decode(errors="replace")
+        )
 
     def abort(self):
         self.close_stdin()
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
-        self._out.close()
-        self._err.close()
+        for f in (self.process.stdout, self._out, self._err):
+            if f is not None:
+                f.close()
+
+
+def _read_back(f):
+    f.seek(0)
+    return f.read()
 
 
 class _Source:
@@ -241,19 +262,7 @@ class _Source:
 
     def __init__(self, argv, env, timeout, size):
         self.timeout = timeout
-        self._err = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=self._err,
-            env=_environ(env),
-        )
-        self._fd = self.process.stdout.fileno()
-        _grow_pipe(self._fd)
-        # Non-blocking: a read that would wait goes through select, which
-        # bounds the wait by the stall timeout.
-        os.set_blocking(self._fd, False)
+        self.process = _LocalProcess(argv, env, timeout, stream=True)
         self._free = queue.Queue()
         for _ in range(READ_AHEAD):
             self._free.put(bytearray(GRANULE))
@@ -295,7 +304,8 @@ class _Source:
         while offset < size:
             buf = self._take()
             n = min(GRANULE, size - offset)
-            self._fill(memoryview(buf)[:n])
+            if self.process.readinto(memoryview(buf)[:n]) < n:
+                self._ended_early()
             if _is_zero(buf, n):
                 self._free.put(buf)
             else:
@@ -318,50 +328,35 @@ class _Source:
                 continue
         raise _Failed("stopped")
 
-    def _fill(self, view):
-        got = 0
-        while got < len(view):
-            try:
-                n = os.readv(self._fd, [view[got:]])
-            except BlockingIOError:
-                _wait_for(self._fd, False, self.timeout)
-                continue
-            if not n:
-                status, stderr = self.finish()
-                raise _Failed(
-                    f"the source ended early (daxio exited with {status}): "
-                    f"{stderr.strip() or '(nothing on stderr)'}"
-                )
-            got += n
+    def _ended_early(self):
+        result = self.process.wait(self.timeout)
+        raise _Failed(
+            f"the source ended early (daxio exited with {result.exit_status}): "
+            f"{result.stderr.strip() or '(nothing on stderr)'}"
+        )
 
     def finish(self):
-        """daxio's exit status and stderr, once it has ended."""
-        try:
-            status = self.process.wait(self.timeout)
-        except subprocess.TimeoutExpired:
-            raise _Failed(f"daxio did not end within {self.timeout} s")
-        self._err.seek(0)
-        return status, self._err.read().decode(errors="replace")
+        """daxio's ``Result`` once it has ended."""
+        return self.process.wait(self.timeout)
 
     def abort(self):
         self._stop.set()
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        if not self.process.poll():
+            self.process.process.kill()
         self._thread.join()
-        self.process.stdout.close()
-        self._err.close()
+        self.process.abort()
 
 
 # -- what daxio says ----------------------------------------------------------
 
 
-def _check_daxio(status, stderr, expected, where):
-    """Raise unless daxio exited 0 having copied ``expected`` bytes."""
-    text = stderr.strip() or "(nothing on stderr)"
-    if status != 0:
-        raise _Failed(f"daxio on {where} exited with {status}: {text}")
-    copied = _COPIED.findall(stderr)
+def _check_daxio(result, expected, where):
+    """Raise unless daxio exited 0 having copied ``expected`` bytes (None:
+    any number)."""
+    text = result.stderr.strip() or "(nothing on stderr)"
+    if result.exit_status != 0:
+        raise _Failed(f"daxio on {where} exited with {result.exit_status}: {text}")
+    copied = _COPIED.findall(result.stderr)
     if expected is not None and (not copied or int(copied[-1]) != expected):
         raise _Failed(
             f"daxio on {where} copied {copied[-1] if copied else 'no'} bytes "
@@ -374,7 +369,7 @@ def _parse_hash(result, length, where):
     if exit_line is None:
         raise _Failed(f"checksum on {where} failed: {result.stderr.strip()}")
     stderr = _EXIT.sub("", result.stderr)
-    _check_daxio(int(exit_line.group(1)), stderr, length, where)
+    _check_daxio(ssh.Result(int(exit_line.group(1)), b"", stderr), length, where)
     digest = result.stdout.decode(errors="replace").split()[:1]
     if result.exit_status != 0 or not digest or not _HEX.match(digest[0]):
         raise _Failed(
@@ -440,7 +435,7 @@ class _Extents:
 
     def _stopped(self):
         result = self.sink.wait(self.mover.stall_timeout)
-        _check_daxio(result.exit_status, result.stderr, None, self.mover.where)
+        _check_daxio(result, None, self.mover.where)
         raise _Failed(
             f"daxio on {self.mover.where} stopped reading after "
             f"{self.sink_sent} bytes: {result.stderr.strip()}"
@@ -464,7 +459,7 @@ class _Extents:
                 result = sink.wait(self.mover.stall_timeout)
             finally:
                 sink.abort()
-            _check_daxio(result.exit_status, result.stderr, expected, self.mover.where)
+            _check_daxio(result, expected, self.mover.where)
 
     def finish(self):
         if self.sink is not None:
@@ -522,7 +517,7 @@ class Mover:
             result.checksum = self._verify(old, new)
             result.verify_seconds = time.monotonic() - started
             result.verified = True
-        except (_Failed, ssh.SSHError, OSError) as err:
+        except (_Failed, ssh.SSHError, OSError, EOFError) as err:
             raise self._failed(old, new, err) from err
         LOG.info(
             "Copied %s to %s: %d bytes (%d sent) in %.1f s, %.1f MB/s; "
@@ -543,7 +538,7 @@ class Mover:
         computed on both hosts at once; CopyFailed if they differ."""
         try:
             return self._verify(old, new)
-        except (_Failed, ssh.SSHError, OSError) as err:
+        except (_Failed, ssh.SSHError, OSError, EOFError) as err:
             raise self._failed(old, new, err) from err
 
     def close(self):
@@ -577,7 +572,7 @@ class Mover:
         try:
             self._stream(old, source, extents)
             extents.finish()
-            _check_daxio(*source.finish(), old.size, "this host")
+            _check_daxio(source.finish(), old.size, "this host")
         finally:
             source.abort()
             extents.abort()
@@ -697,11 +692,15 @@ def copy_namespaces(
         with mover() as m:
             return [m.copy(old, new) for old, new in pairs]
 
+    failures = []
+
     def one(pair):
         try:
             with mover() as m:
                 return m.copy(*pair)
-        except BaseException:
+        except BaseException as err:
+            # The first failure is the story; the others were stopped by it.
+            failures.append(err)
             cancelled.set()
             raise
 
@@ -709,6 +708,8 @@ def copy_namespaces(
     # on one thread at a time.
     with concurrent.futures.ThreadPoolExecutor(parallel_streams) as pool:
         futures = [pool.submit(one, pair) for pair in pairs]
+    if failures:
+        raise failures[0]
     return [future.result() for future in futures]
 
 

@@ -12,6 +12,7 @@ import dataclasses
 import fcntl
 import os
 import socket
+import struct
 import time
 
 from oslo_log import log as logging
@@ -37,6 +38,10 @@ KEEPALIVE_INTERVAL = 15
 # How often a blocked read looks at the clock and at the connection.
 _POLL_INTERVAL = 0.2
 _READ_SIZE = 65536
+
+# Channel data packets built and encrypted per socket write (see _GcmWriter):
+# 1 MiB, half the window sshd gives a session.
+BATCH_PACKETS = 32
 
 Result = collections.namedtuple("Result", ["exit_status", "stdout", "stderr"])
 
@@ -212,8 +217,9 @@ def _transport(sock, **kwargs):
         **kwargs,
     )
     options = transport.get_security_options()
-    others = [c for c in options.ciphers if c not in PREFERRED_CIPHERS]
-    options.ciphers = [*PREFERRED_CIPHERS, *others]
+    # Only the ciphers this paramiko knows (GCM arrived in paramiko 3.3).
+    first = [c for c in PREFERRED_CIPHERS if c in options.ciphers]
+    options.ciphers = [*first, *(c for c in options.ciphers if c not in first)]
     transport.packetizer.REKEY_BYTES = REKEY_LIMIT
     transport.packetizer.REKEY_PACKETS = REKEY_LIMIT
     return transport
@@ -332,6 +338,176 @@ class Connection:
         self.close()
 
 
+class _GcmWriter:
+    """Sends channel data as paramiko does, BATCH_PACKETS packets per write.
+
+    sshd takes at most 32 KiB per packet, and paramiko spends more time on
+    the Python around each packet than on encrypting it. Batches sealed
+    into buffers kept from one batch to the next (fewer calls, copies,
+    allocations and socket writes) halve the CPU time per byte sent.
+    This reaches into paramiko's packetizer, so it is used only where that
+    looks as expected (AES-GCM, no compression); packets that would reach a
+    rekey limit go through paramiko's own path, which starts the rekey.
+    """
+
+    _PRIVATE = "_Packetizer__"
+    _NEEDED = (
+        "write_lock",
+        "block_engine_out",
+        "block_size_out",
+        "iv_out",
+        "aead_out",
+        "compress_engine_out",
+        "sequence_number_out",
+        "sent_bytes",
+        "sent_packets",
+    )
+
+    def __init__(self, channel):
+        self.channel = channel
+        self.transport = channel.transport
+        self.packetizer = self.transport.packetizer
+        self._plain = self._batch = None
+
+    @classmethod
+    def for_channel(cls, channel):
+        """A writer for ``channel``, or None where paramiko's must do."""
+        packetizer = channel.transport.packetizer
+        names = [cls._PRIVATE + name for name in cls._NEEDED]
+        if not all(hasattr(packetizer, name) for name in names):
+            return None
+        writer = cls(channel)
+        return writer if writer._fast() else None
+
+    def _get(self, name):
+        return getattr(self.packetizer, self._PRIVATE + name)
+
+    def _set(self, name, value):
+        setattr(self.packetizer, self._PRIVATE + name, value)
+
+    def _fast(self):
+        return self._get("aead_out") and self._get("compress_engine_out") is None
+
+    def sendall(self, data):
+        view = memoryview(data).cast("B")
+        while view:
+            sizes = self._reserve(len(view))
+            self._send(view, sizes)
+            view = view[sum(sizes) :]
+
+    def _reserve(self, wanted):
+        """Window for up to BATCH_PACKETS packets (waiting for the first)."""
+        channel = self.channel
+        sizes = []
+        with channel.lock:
+            while wanted and len(sizes) < BATCH_PACKETS:
+                if channel.closed or (sizes and not channel.out_window_size):
+                    break
+                size = channel._wait_for_send_window(wanted)
+                if not size:
+                    break
+                sizes.append(size)
+                wanted -= size
+        if not sizes:
+            raise OSError("Socket is closed")
+        return sizes
+
+    def _send(self, view, sizes):
+        self._clear_to_send()
+        try:
+            with self._get("write_lock"):
+                if self._fast() and not self._near_rekey(sizes):
+                    self._write_batch(view, sizes)
+                    return
+            self._send_each(view, sizes)
+        finally:
+            self.transport.clear_to_send_lock.release()
+
+    def _clear_to_send(self):
+        """Hold the transport's send lock outside key exchanges, as
+        paramiko's Transport._send_user_message does."""
+        transport = self.transport
+        deadline = time.monotonic() + transport.clear_to_send_timeout
+        while True:
+            transport.clear_to_send.wait(0.1)
+            if not transport.active:
+                raise EOFError("the connection closed")
+            transport.clear_to_send_lock.acquire()
+            if transport.clear_to_send.is_set():
+                return
+            transport.clear_to_send_lock.release()
+            if time.monotonic() > deadline:
+                raise paramiko.SSHException("Key-exchange timed out")
+
+    def _near_rekey(self, sizes):
+        packetizer = self.packetizer
+        added = sum(sizes) + 64 * len(sizes)
+        return (
+            self._get("sent_bytes") + added >= packetizer.REKEY_BYTES
+            or self._get("sent_packets") + len(sizes) >= packetizer.REKEY_PACKETS
+        )
+
+    def _buffers(self):
+        """The plaintext of one packet and the ciphertext of a batch, kept
+        from batch to batch: allocating them anew costs more than the copy
+        (page faults on fresh memory)."""
+        if self._batch is None:
+            packet = self.channel.out_max_packet_size + 64
+            self._plain = memoryview(bytearray(packet))
+            self._batch = memoryview(bytearray(packet * BATCH_PACKETS))
+        return self._plain, self._batch
+
+    def _write_batch(self, view, sizes):
+        engine = self._get("block_engine_out")
+        block = self._get("block_size_out")
+        iv = self._get("iv_out")
+        plain, batch = self._buffers()
+        random = memoryview(os.urandom((block + 3) * len(sizes)))
+        offset = position = 0
+        for index, size in enumerate(sizes):
+            pad = 3 + block - ((size + 13) % block)
+            length = size + pad + 10
+            head = struct.pack(
+                ">IBBII",
+                length,
+                pad,
+                paramiko.common.MSG_CHANNEL_DATA,
+                self.channel.remote_chanid,
+                size,
+            )
+            plain[:10] = head[4:]
+            plain[10 : 10 + size] = view[offset : offset + size]
+            padding = index * (block + 3)
+            plain[10 + size : length] = random[padding : padding + pad]
+            batch[position : position + 4] = head[:4]
+            # AES-GCM authenticates the unencrypted packet length.
+            sealed = batch[position + 4 : position + 4 + length + 16]
+            if hasattr(engine, "encrypt_into"):
+                engine.encrypt_into(iv, plain[:length], head[:4], sealed)
+            else:
+                # Older cryptography returns a new buffer.
+                sealed[:] = engine.encrypt(iv, plain[:length], head[:4])
+            iv = self.packetizer._inc_iv_counter(iv)
+            offset += size
+            position += length + 20
+        self.packetizer.write_all(batch[:position])
+        self._set("iv_out", iv)
+        number = self._get("sequence_number_out") + len(sizes)
+        self._set("sequence_number_out", number & 0xFFFFFFFF)
+        self._set("sent_bytes", self._get("sent_bytes") + position)
+        self._set("sent_packets", self._get("sent_packets") + len(sizes))
+
+    def _send_each(self, view, sizes):
+        offset = 0
+        for size in sizes:
+            message = paramiko.Message()
+            message.add_byte(paramiko.common.cMSG_CHANNEL_DATA)
+            message.add_int(self.channel.remote_chanid)
+            message.add_string(bytes(view[offset : offset + size]))
+            self.packetizer.send_message(message)
+            offset += size
+
+
 class RemoteProcess:
     """A command running on the destination over one SSH channel."""
 
@@ -345,6 +521,7 @@ class RemoteProcess:
             self.channel.exec_command(command)
         except (paramiko.SSHException, OSError, EOFError, AttributeError) as err:
             raise self._lost(err)
+        self._writer = _GcmWriter.for_channel(self.channel) or self.channel
 
     def _lost(self, err):
         return self.connection.error(
@@ -361,14 +538,21 @@ class RemoteProcess:
         Returns False if the command has closed its end (it ended: ``wait``
         tells how)."""
         try:
-            self.channel.sendall(data)
+            self._writer.sendall(data)
         except TimeoutError:
             raise self._timed_out(self.timeout)
         except (OSError, EOFError, paramiko.SSHException) as err:
-            if self.connection.active and self.channel.closed:
+            if self.channel.closed and not self._connection_lost():
                 return False
             raise self._lost(err)
         return True
+
+    def _connection_lost(self):
+        if self.connection.active:
+            # A dying transport closes its channels first and shows inactive
+            # a moment later: give its thread that moment.
+            self.connection.transport.join(_POLL_INTERVAL)
+        return not self.connection.active
 
     def close_stdin(self):
         try:
@@ -387,9 +571,9 @@ class RemoteProcess:
         stdout, stderr = self._drain(deadline, timeout)
         while not self.channel.status_event.wait(_POLL_INTERVAL):
             self._check(deadline, timeout)
-        if not self.channel.exit_status_ready() or (
-            self.channel.exit_status == -1 and not self.connection.active
-        ):
+        # No exit status: killed by a signal (sshd reports that as
+        # exit-signal, which paramiko drops) or the connection was lost.
+        if self.channel.exit_status == -1 and self._connection_lost():
             raise self._lost(EOFError("the connection closed"))
         return Result(self.channel.exit_status, stdout, stderr)
 
