@@ -1,0 +1,29 @@
+"""How copying a namespace fails, and what daxio's report says about it."""
+
+import re
+
+from pmemtrack import exception
+
+_COPIED = re.compile(r"copied (\d+) bytes")
+
+
+class CopyFailed(exception.PmemtrackException):
+    msg_fmt = "Copying namespace %(namespace)s to %(destination)s failed: %(reason)s"
+
+
+class Failed(Exception):
+    """Why a copy failed; ``Mover.copy`` turns it into CopyFailed."""
+
+
+def check_daxio(result, expected, where):
+    """Raise unless daxio exited 0 having copied ``expected`` bytes (None:
+    any number)."""
+    text = result.stderr.strip() or "(nothing on stderr)"
+    if result.exit_status != 0:
+        raise Failed(f"daxio on {where} exited with {result.exit_status}: {text}")
+    copied = _COPIED.findall(result.stderr)
+    if expected is not None and (not copied or int(copied[-1]) != expected):
+        raise Failed(
+            f"daxio on {where} copied {copied[-1] if copied else 'no'} bytes "
+            f"where {expected} were expected: {text}"
+        )
