@@ -4,6 +4,7 @@ Without ``--config-file`` every command acts on the embedded default under
 ``--state-dir``; with one, on the host that file configures.
 """
 
+import atexit
 import sys
 
 from oslo_config import cfg
@@ -25,12 +26,15 @@ SERVER_COLUMNS = ("id", "name", "host", "vm_state", "power_state", "flavor", "pm
 _POWER = {0: "nostate", 1: "running", 3: "paused", 4: "shutdown", 6: "crashed"}
 
 
-def _open_deployment():
+def _open_deployment(copies=False):
+    """The deployment, started; closed (its sshd stopped) when the command
+    exits. The embedded default runs its loopback sshd only for moves."""
     if CONF.config_file:
         common.prepare_database()
         found = deployment.configured(CONF)
     else:
-        found = deployment.embedded(CONF.state_dir, loopback_ssh=True)
+        found = deployment.embedded(CONF.state_dir, loopback_ssh=copies)
+    atexit.register(found.close)
     context = pmt_context.get_admin_context()
     found.start(context)
     return found, context
@@ -94,7 +98,9 @@ def server_create():
 
 
 def server_list():
-    _found, context = _open_deployment()
+    found, context = _open_deployment()
+    if CONF.command.target_host:
+        found.api.check_host(CONF.command.target_host)
     instances = objects.InstanceList.get_all(context, ["flavor", "resources"])
     rows = [
         server_row(i)
@@ -110,7 +116,7 @@ def server_show():
 
 
 def _move(action):
-    found, context = _open_deployment()
+    found, context = _open_deployment(copies=True)
     instance = _find(context, CONF.command.server)
     bar = progress_bar.ProgressBar(sys.stderr)
     kwargs = dict(copy_pmem_devices=CONF.command.copy_pmem_devices, progress=bar)
@@ -148,7 +154,7 @@ def _on_host(method, *args):
 def _delete(found, context, instance):
     found.api.delete(context, instance)
     instance.vm_state = "deleted"
-    print(f"Deleted {instance.uuid}.")
+    output.emit(("id", "deleted"), [(instance.uuid, True)], CONF.command.format, True)
 
 
 SIMPLE = {
@@ -237,8 +243,12 @@ def main(argv=None):
     CONF.register_cli_opts([state_dir_opt, command_opt])
     # The CLI draws its own tables and progress bar; service INFO lines would
     # only bury them.
+    # No config file named: the embedded default, whatever lies in ~ or /etc.
     common.parse_args(
-        sys.argv[1:] if argv is None else argv, "pmemtrack", quiet=["pmemtrack=WARN"]
+        sys.argv[1:] if argv is None else argv,
+        "pmemtrack",
+        quiet=["pmemtrack=WARN"],
+        default_config_files=[],
     )
     try:
         CONF.command.func()

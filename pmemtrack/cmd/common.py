@@ -22,7 +22,7 @@ _logging_registered = False
 _QUIET_LIBRARIES = ["alembic=WARN", "oslo_service=WARN", "paramiko=WARN"]
 
 
-def parse_args(argv, prog, quiet=()):
+def parse_args(argv, prog, quiet=(), default_config_files=None):
     """Load config files and CLI options; exit with one line on any error."""
     global _logging_registered
     if not _logging_registered:
@@ -37,7 +37,13 @@ def parse_args(argv, prog, quiet=()):
         )
         _logging_registered = True
     try:
-        CONF(argv, project="pmemtrack", prog=prog, version=version.RELEASE)
+        CONF(
+            argv,
+            project="pmemtrack",
+            prog=prog,
+            version=version.RELEASE,
+            default_config_files=default_config_files,
+        )
         validate.check(CONF)
     except (cfg.Error, exception.PmemtrackException) as err:
         fail(err)

@@ -15,6 +15,13 @@ from pmemtrack import version
 from pmemtrack.compute import states
 
 LOG = logging.getLogger(__name__)
+# Claims refused up front: nothing was placed or started.
+_REFUSALS = (
+    exception.ComputeResourcesUnavailable,
+    exception.QuotaExceeded,
+    exception.PmemLabelUnknown,
+    exception.PmemNumaUnsatisfiable,
+)
 
 
 def request_spec(instance, flavor):
@@ -36,6 +43,10 @@ class ComputeAPI:
     def __init__(self, managers):
         # host name -> ComputeManager
         self.managers = dict(managers)
+
+    def check_host(self, host):
+        """Raise ComputeHostNotFound unless this deployment has ``host``."""
+        self._manager(host)
 
     def _manager(self, host):
         try:
@@ -65,7 +76,13 @@ class ComputeAPI:
         instance.create()
         spec = request_spec(instance, flavor)
         spec.save()
-        manager.build_and_run_instance(context, instance, spec)
+        try:
+            manager.build_and_run_instance(context, instance, spec)
+        except _REFUSALS:
+            # Refused before anything was placed: leave no instance behind.
+            spec.destroy()
+            instance.destroy()
+            raise
         return instance
 
     def delete(self, context, instance):
