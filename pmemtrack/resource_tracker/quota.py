@@ -15,6 +15,7 @@ from pmemtrack import exception
 from pmemtrack.db import api as db_api
 from pmemtrack.db import models
 from pmemtrack.objects import quota as quota_obj
+from pmemtrack.resource_tracker import generation
 from pmemtrack.resource_tracker import usage
 
 _A = models.ProjectQuotaAnchor.__table__
@@ -53,30 +54,19 @@ def ensure_anchor(context, project_id):
 
 def lock_anchor(context, project_id):
     """SELECT generation ... FOR UPDATE: queue claims of one project."""
-    query = (
-        sa.select(_A.c.generation)
-        .where(_A.c.project_id == project_id)
-        .with_for_update()
-    )
-    generation = context.session.execute(query).scalar()
-    if generation is None:
+    anchor = generation.lock(context, _A.c.project_id, project_id)
+    if anchor is None:
         # Not there after all (the database was emptied behind this process):
         # forget it so the next attempt creates it.
         _KNOWN_ANCHORS.discard(project_id)
         raise exception.ClaimConflict(what=f"project {project_id}", expected=-1)
-    return generation
+    return anchor
 
 
-def bump_anchor(context, project_id, generation):
-    # UPDATE project_quota_anchors SET generation = :g + 1
-    #  WHERE project_id = :p AND generation = :g
-    result = context.session.execute(
-        sa.update(_A)
-        .where(_A.c.project_id == project_id, _A.c.generation == generation)
-        .values(generation=generation + 1)
+def bump_anchor(context, project_id, anchor):
+    generation.bump(
+        context, _A.c.project_id, project_id, anchor, f"project {project_id}"
     )
-    if result.rowcount != 1:
-        raise exception.ClaimConflict(what=f"project {project_id}", expected=generation)
 
 
 def guard(context, conf, project_id, instance_uuid, new_counts, keeps_current):

@@ -11,7 +11,6 @@ generations, all in one transaction retried afresh when it loses a race.
 import collections
 
 from oslo_log import log as logging
-import sqlalchemy as sa
 
 from pmemtrack import exception
 from pmemtrack import resource_class
@@ -24,6 +23,7 @@ from pmemtrack.objects import fields
 from pmemtrack.objects import request_spec as request_spec_obj
 from pmemtrack.objects import resource as resource_obj
 from pmemtrack.resource_tracker import claims
+from pmemtrack.resource_tracker import generation
 from pmemtrack.resource_tracker import inventory
 from pmemtrack.resource_tracker import quota
 from pmemtrack.resource_tracker import retry
@@ -50,25 +50,16 @@ def wanted_from_labels(labels):
 
 
 def _lock_node(context, node_id):
-    """SELECT generation FROM compute_nodes WHERE id = :id FOR UPDATE."""
-    query = sa.select(_CN.c.generation).where(_CN.c.id == node_id).with_for_update()
-    generation = context.session.execute(query).scalar()
-    if generation is None:
+    node_generation = generation.lock(context, _CN.c.id, node_id)
+    if node_generation is None:
         raise exception.ComputeNodeNotFound(node=node_id)
-    return generation
+    return node_generation
 
 
-def _bump_node(context, node_id, generation):
-    # UPDATE compute_nodes SET generation = :g + 1 WHERE id = :id AND generation = :g
-    result = context.session.execute(
-        sa.update(_CN)
-        .where(_CN.c.id == node_id, _CN.c.generation == generation)
-        .values(generation=generation + 1)
+def _bump_node(context, node_id, node_generation):
+    generation.bump(
+        context, _CN.c.id, node_id, node_generation, f"compute node {node_id}"
     )
-    if result.rowcount != 1:
-        raise exception.ClaimConflict(
-            what=f"compute node {node_id}", expected=generation
-        )
 
 
 def _resource_list(provider_uuid, chosen):
@@ -144,10 +135,10 @@ class ResourceTracker:
         in_use = self.driver.get_pmem_namespaces_in_use(nodename)
 
         def work(ctx):
-            generation = _lock_node(ctx, node.id)
+            node_generation = _lock_node(ctx, node.id)
             held = usage.held_names(ctx, self.host, nodename, node.uuid)
             report = inventory.sync(ctx, node.id, discovered, held)
-            _bump_node(ctx, node.id, generation)
+            _bump_node(ctx, node.id, node_generation)
             return report, held
 
         report, held = self._in_transactions(context, work, node, "")
@@ -258,7 +249,7 @@ class ResourceTracker:
         )
 
         def work(ctx):
-            generation = _lock_node(ctx, node.id)
+            node_generation = _lock_node(ctx, node.id)
             anchor = quota.guard(
                 ctx,
                 self.conf,
@@ -270,7 +261,7 @@ class ResourceTracker:
             chosen = self._choose(ctx, node, nodename, flavor, wanted, in_use, policy)
             resources = _resource_list(node.uuid, chosen) if chosen else None
             write(ctx, node, resources)
-            _bump_node(ctx, node.id, generation)
+            _bump_node(ctx, node.id, node_generation)
             if anchor is not None:
                 quota.bump_anchor(ctx, instance.project_id, anchor)
             return resources
@@ -413,16 +404,12 @@ class ResourceTracker:
             )
 
         def work(ctx):
-            _lock_node(ctx, node.id)
+            node_generation = _lock_node(ctx, node.id)
             write(ctx)
             inventory.set_state(
                 ctx, node.id, sorted(failed), fields.HostResourceState.DIRTY
             )
-            ctx.session.execute(
-                sa.update(_CN)
-                .where(_CN.c.id == node.id)
-                .values(generation=_CN.c.generation + 1)
-            )
+            _bump_node(ctx, node.id, node_generation)
 
         self._in_transactions(context, work, node, "")
         return failed
