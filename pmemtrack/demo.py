@@ -159,13 +159,11 @@ def _steps(story, cloud, ctx, state_dir):
 
     def resize_with_copy():
         guest = state["guest"]
-        results = []
         api.resize(ctx, guest, flavors.get("pmem.large"), "compute2", True,
                    progress=None)  # fmt: skip
         dest = _devpath(guest)
         arrived = hashlib.sha256(_read(dest, 4 * MiB)).hexdigest()
         migration = objects.MigrationList.get_by_instance(ctx, guest.uuid)[-1]
-        results.append(migration.status)
         state["dest_path"] = dest
         return {
             "ok": guest.host == "compute2" and arrived == state["sha"],

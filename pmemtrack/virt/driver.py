@@ -8,8 +8,8 @@ import abc
 
 
 class ComputeDriver(abc.ABC):
-    """Drivers implement the PMEM calls; the Nova calls below raise
-    NotImplementedError until a driver implements them."""
+    """The calls every pmemtrack driver implements: Nova's, for the compute
+    manager, and the PMEM ones, for the resource tracker."""
 
     # -- Nova's driver calls (same names, parameters and order) ----------------
 
@@ -17,67 +17,83 @@ class ComputeDriver(abc.ABC):
         """Check the host and its configuration before serving."""
         return None
 
+    @abc.abstractmethod
     def get_available_resource(self, nodename):
-        raise NotImplementedError()
+        """Nova's resource dict for ``nodename``, PMEM inventory included."""
 
+    @abc.abstractmethod
     def update_provider_tree(self, provider_tree, nodename, allocations=None):
-        raise NotImplementedError()
+        """Report the node's inventory per resource class into ``provider_tree``."""
 
+    @abc.abstractmethod
     def spawn(self, context, instance, image_meta, injected_files,
               admin_password, allocations, network_info=None,
               block_device_info=None, power_on=True, accel_info=None):  # fmt: skip
-        raise NotImplementedError()
+        """Define and start the guest on the namespaces in ``instance.resources``."""
 
+    @abc.abstractmethod
     def destroy(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, destroy_secrets=True):  # fmt: skip
-        raise NotImplementedError()
+        """Stop and forget the guest. Never wipes: the tracker does, on release."""
 
+    @abc.abstractmethod
     def cleanup(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, migrate_data=None, destroy_vifs=True,
                 destroy_secrets=True):  # fmt: skip
-        raise NotImplementedError()
+        """Forget what is left of the guest on this host."""
 
+    @abc.abstractmethod
     def power_off(self, instance, timeout=0, retry_interval=0):
-        raise NotImplementedError()
+        """Stop the guest; its namespaces and their data stay."""
 
+    @abc.abstractmethod
     def power_on(self, context, instance, network_info, block_device_info=None,
                  accel_info=None):  # fmt: skip
-        raise NotImplementedError()
+        """Start the stopped guest on the same namespaces."""
 
+    @abc.abstractmethod
     def reboot(self, context, instance, network_info, reboot_type,
                block_device_info=None, bad_volumes_callback=None,
                accel_info=None):  # fmt: skip
-        raise NotImplementedError()
+        """Restart the guest (``SOFT`` or ``HARD``); nothing is wiped."""
 
+    @abc.abstractmethod
     def get_info(self, instance, use_cache=True):
-        raise NotImplementedError()
+        """An object with the guest's Nova power ``state``."""
 
+    @abc.abstractmethod
     def list_instances(self):
-        raise NotImplementedError()
+        """Names of the guests this driver runs."""
 
+    @abc.abstractmethod
     def instance_exists(self, instance):
-        raise NotImplementedError()
+        """Whether the hypervisor knows the instance's guest."""
 
+    @abc.abstractmethod
     def resume_state_on_host_boot(self, context, instance, network_info,
                                   block_device_info=None):  # fmt: skip
-        raise NotImplementedError()
+        """Bring back a guest a restarted hypervisor lost, on the namespaces it holds."""
 
+    @abc.abstractmethod
     def migrate_disk_and_power_off(self, context, instance, dest, flavor,
                                    network_info, block_device_info=None,
                                    timeout=0, retry_interval=0):  # fmt: skip
-        raise NotImplementedError()
+        """Source side of a move: stop the guest, keep it for a revert."""
 
+    @abc.abstractmethod
     def finish_migration(self, context, migration, instance, disk_info,
                          network_info, image_meta, resize_instance, allocations,
                          block_device_info=None, power_on=True):  # fmt: skip
-        raise NotImplementedError()
+        """Destination side: start the guest on ``migration_context.new_resources``."""
 
+    @abc.abstractmethod
     def confirm_migration(self, context, migration, instance, network_info):
-        raise NotImplementedError()
+        """Source side of a confirm: forget the old guest."""
 
+    @abc.abstractmethod
     def finish_revert_migration(self, context, instance, network_info, migration,
                                 block_device_info=None, power_on=True):  # fmt: skip
-        raise NotImplementedError()
+        """Source side of a revert: run the guest on its old namespaces again."""
 
     # -- PMEM, for the resource tracker ---------------------------------------
 
@@ -99,3 +115,9 @@ class ComputeDriver(abc.ABC):
     def wipe_pmem_namespaces(self, devices):
         """Zero each LibvirtVPMEMDevice in ``devices``; return the names whose
         wipe failed (they must not be handed out)."""
+
+    @abc.abstractmethod
+    def copy_pmem_namespaces(self, context, pairs, dest_address, progress=None):
+        """Copy each (old, new) LibvirtVPMEMDevice pair, old on this host and
+        new on ``dest_address`` (None: this host) and verify it; a result per
+        pair. Raises on any failure."""

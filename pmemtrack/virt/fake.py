@@ -4,6 +4,7 @@ It keeps what the hypervisor would know (which guest uses which namespace, what
 was wiped) so tests can check the tracker against it.
 """
 
+import collections
 import types
 
 from pmemtrack.resource_tracker import inventory
@@ -26,6 +27,7 @@ class FakeDriver(driver.ComputeDriver):
         self.failing_spawns = set()
         # instance uuid -> Nova power state.
         self.power = {}
+        self.copies = []
 
     def get_available_nodes(self, refresh=False):
         return sorted(self.namespaces)
@@ -79,6 +81,52 @@ class FakeDriver(driver.ComputeDriver):
                block_device_info=None, bad_volumes_callback=None,
                accel_info=None):  # fmt: skip
         self.power[instance.uuid] = RUNNING
+
+    def get_available_resource(self, nodename):
+        counts = collections.Counter(
+            ns.resource_class for ns in self.namespaces.get(nodename, [])
+        )
+        return {"hypervisor_hostname": nodename, "pmem_namespaces": dict(counts)}
+
+    def update_provider_tree(self, provider_tree, nodename, allocations=None):
+        counts = self.get_available_resource(nodename)["pmem_namespaces"]
+        provider_tree.update_inventory(
+            nodename, {rc: {"total": n, "reserved": 0} for rc, n in counts.items()}
+        )
+
+    def instance_exists(self, instance):
+        return instance.uuid in self.power
+
+    def resume_state_on_host_boot(self, context, instance, network_info,
+                                  block_device_info=None):  # fmt: skip
+        self._run(instance, instance.resources, instance.node)
+
+    def migrate_disk_and_power_off(self, context, instance, dest, flavor,
+                                   network_info, block_device_info=None,
+                                   timeout=0, retry_interval=0):  # fmt: skip
+        self.power[instance.uuid] = SHUTDOWN
+        return "{}"
+
+    def finish_migration(self, context, migration, instance, disk_info,
+                         network_info, image_meta, resize_instance, allocations,
+                         block_device_info=None, power_on=True):  # fmt: skip
+        if migration.source_node == migration.dest_node:
+            self.stop_guest(migration.source_node, instance.uuid)
+        self._run(instance, instance.migration_context.new_resources,
+                  migration.dest_node)  # fmt: skip
+
+    def confirm_migration(self, context, migration, instance, network_info):
+        if migration.source_node != migration.dest_node:
+            self.stop_guest(migration.source_node, instance.uuid)
+
+    def finish_revert_migration(self, context, instance, network_info, migration,
+                                block_device_info=None, power_on=True):  # fmt: skip
+        self._run(instance, instance.resources, migration.source_node)
+
+    def copy_pmem_namespaces(self, context, pairs, dest_address, progress=None):
+        # What would be copied, as (old name, new name, destination).
+        self.copies.extend((old.name, new.name, dest_address) for old, new in pairs)
+        return []
 
     def get_info(self, instance, use_cache=True):
         return types.SimpleNamespace(state=self.power.get(instance.uuid, NOSTATE))

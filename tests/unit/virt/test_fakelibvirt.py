@@ -11,6 +11,7 @@ from xml.etree import ElementTree
 import pytest
 
 from pmemtrack.virt.libvirt import fakelibvirt
+from tests.fixtures import databases
 from tests.fixtures import libvirt_schema
 
 URI = "test:///default"
@@ -28,7 +29,7 @@ def _real_libvirt():
     try:
         module = importlib.import_module("libvirt")
     except ImportError:
-        pytest.skip("libvirt-python is not installed: nothing to compare with")
+        databases.unavailable("libvirt", "libvirt-python is not installed")
     # The real module also prints every error; the tests only want them raised.
     module.registerErrorHandler(lambda _ctx, _err: None, None)
     return module
