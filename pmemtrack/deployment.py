@@ -9,8 +9,10 @@ machine, running the production code paths.
 import dataclasses
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
+import urllib.parse
 
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -32,6 +34,10 @@ EMBEDDED_LAYOUT = {"MEDIUM": ((2, 2), 64 * MiB), "LARGE": ((1, 1), 128 * MiB)}
 # A libvirt test-driver node file: each host gets a private hypervisor, where
 # test:///default would be shared by every host in the process.
 _NODE_XML = "<node><cpu><mhz>2000</mhz></cpu></node>\n"
+DB_FILE = "pmemtrack.sqlite"
+# The state directory holds the DB and guest data (the simulated devices):
+# its owner's alone, whatever the umask. Each of its directories is 0700.
+PRIVATE_DIR = 0o700
 
 
 def default_state_dir():
@@ -39,24 +45,37 @@ def default_state_dir():
     return os.environ.get("PMEMTRACK_STATE_DIR") or os.path.join(base, "pmemtrack")
 
 
+def libvirt_test_uri(node_xml):
+    """libvirt's test-driver URI for a node file. libvirt parses it as a URI
+    and decodes the path: a space or '%' would not parse, a '#' or '?' would
+    end the path."""
+    return "test://" + urllib.parse.quote(os.path.abspath(node_xml))
+
+
+def _override(conf, name, value, group=None):
+    # oslo.config expands "$name" in overrides too: a state directory such as
+    # "/srv/$x" must stay that path.
+    conf.set_override(name, pmt_conf.literal(value), group=group)
+
+
 def host_conf(state_path, host, namespaces, uri=None, migration=None):
     """A ConfigOpts for one simulated host."""
     conf = cfg.ConfigOpts()
     pmt_conf.register_opts(conf)
     conf([], default_config_files=[])
-    conf.set_override("host", host)
-    conf.set_override("state_path", str(state_path))
-    conf.set_override("backend", "simulated", group="pmem")
-    conf.set_override("namespaces", namespaces, group="pmem")
+    _override(conf, "host", host)
+    _override(conf, "state_path", str(state_path))
+    _override(conf, "backend", "simulated", group="pmem")
+    _override(conf, "namespaces", namespaces, group="pmem")
     if uri is None:
         node_xml = os.path.join(state_path, "node.xml")
         if not os.path.exists(node_xml):
             with open(node_xml, "w") as f:
                 f.write(_NODE_XML)
-        uri = f"test://{node_xml}"
-    conf.set_override("connection_uri", uri, group="libvirt")
+        uri = libvirt_test_uri(node_xml)
+    _override(conf, "connection_uri", uri, group="libvirt")
     for name, value in (migration or {}).items():
-        conf.set_override(name, value, group="migration")
+        _override(conf, name, value, group="migration")
     return conf
 
 
@@ -82,7 +101,7 @@ def simulated_host(state_dir, host, layout, address="127.0.0.1", migration=None,
                    uri=None):  # fmt: skip
     """A ComputeManager for a simulated host under ``state_dir/host``."""
     state_path = os.path.join(state_dir, host)
-    os.makedirs(state_path, exist_ok=True)
+    _private_host_dir(state_path)
     root = os.path.join(state_path, "simulated-pmem")
     entries = simulated_namespaces(root, host, layout)
     conf = host_conf(state_path, host, entries, uri, migration)
@@ -114,9 +133,52 @@ class Deployment:
 
 
 def use_database(url):
-    """Point the transaction facade at ``url`` and bring its schema to head."""
+    """Point the transaction facade at ``url`` and bring its schema to head.
+    A SQLite file is created (or made) private first: see db_api."""
     db_api.configure_url(url)
     migration.upgrade(db_api.get_engine())
+
+
+def _holds_only_state(state_dir):
+    """True if nothing but the embedded default's files is in ``state_dir``:
+    a directory holding others' (~, /tmp) is not ours to lock up."""
+    for name in os.listdir(state_dir):
+        if not (name in EMBEDDED_HOSTS or name.startswith((DB_FILE, "sshd-"))):
+            return False
+    return True
+
+
+def _private_state_dir(state_dir):
+    """Create the state directory (and missing parents) 0700; make one that an
+    older release left open to other users private, if it is pmemtrack's."""
+    if simulated.makedirs_private(state_dir):
+        return
+    mode = stat.S_IMODE(os.stat(state_dir).st_mode)
+    if not mode & 0o077:
+        return
+    if not _holds_only_state(state_dir):
+        LOG.warning(
+            "State directory %s is open to other users (mode %04o) and holds "
+            "files that are not pmemtrack's: its mode is left as it is.",
+            state_dir,
+            mode,
+        )
+        return
+    LOG.warning(
+        "State directory %s was open to other users (mode %04o): made 0700.",
+        state_dir,
+        mode,
+    )
+    os.chmod(state_dir, PRIVATE_DIR)
+
+
+def _private_host_dir(state_path):
+    """Create a host's directory 0700, or make it so: it holds its guests'
+    data, and the state directory around it may be open (see above)."""
+    if simulated.makedirs_private(state_path):
+        return
+    if stat.S_IMODE(os.stat(state_path).st_mode) & 0o077:
+        os.chmod(state_path, PRIVATE_DIR)
 
 
 def _start_sshd(state_dir):
@@ -142,8 +204,8 @@ def embedded(state_dir=None, loopback_ssh=False):
     """The embedded default under ``state_dir`` (created when missing); with
     ``loopback_ssh`` it runs its own sshd until ``close()``."""
     state_dir = os.path.abspath(state_dir or default_state_dir())
-    os.makedirs(state_dir, exist_ok=True)
-    use_database(f"sqlite:///{os.path.join(state_dir, 'pmemtrack.sqlite')}")
+    _private_state_dir(state_dir)
+    use_database(db_api.sqlite_url(os.path.join(state_dir, DB_FILE)))
     sshd, options = _start_sshd(state_dir) if loopback_ssh else (None, {})
     managers = {
         host: simulated_host(state_dir, host, EMBEDDED_LAYOUT, migration=options)

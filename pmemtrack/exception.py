@@ -87,6 +87,14 @@ class InvalidResourceClass(PmemtrackException):
     )
 
 
+class UnexpectedTaskStateError(PmemtrackException):
+    msg_fmt = (
+        "Instance %(instance_uuid)s is busy: another operation holds it "
+        "(task_state %(actual)s, expected %(expected)s). Nothing was changed; "
+        "retry when it has finished."
+    )
+
+
 class ObjectActionError(PmemtrackException):
     msg_fmt = "Object action %(action)s failed because: %(reason)s"
 
@@ -168,6 +176,17 @@ class UndiscoveredDevice(PmemtrackException):
         "Refusing to run daxio on %(path)s: it is not the device path of a "
         "namespace discovered on this host."
     )
+
+
+class NamespaceBusy(PmemtrackException):
+    msg_fmt = (
+        "Namespace %(name)s (%(devpath)s) still has a writer: its write fence "
+        "%(fence)s is held (a data copy into it has not ended)."
+    )
+
+
+class WriteLeaseError(PmemtrackException):
+    msg_fmt = "Cannot %(action)s the write lease of namespace %(name)s: %(reason)s"
 
 
 class InvalidGuestConfig(PmemtrackException):

@@ -14,6 +14,7 @@ except that sshd's privilege separation directory is created when missing.
     server.stop()
 """
 
+import ctypes
 import getpass
 import os
 import shutil
@@ -21,6 +22,7 @@ import signal
 import socket
 import subprocess
 import time
+import warnings
 
 SSHD = "/usr/sbin/sshd"
 SSH_KEYGEN = "ssh-keygen"
@@ -28,6 +30,11 @@ ADDRESS = "127.0.0.1"
 # sshd refuses to start without it; distributions create it at boot.
 PRIVSEP_DIR = "/run/sshd"
 START_TIMEOUT = 10
+# prctl(2): the signal the kernel sends a process when its parent dies.
+PR_SET_PDEATHSIG = 1
+# The keys and the directory holding them are the owner's alone, whatever
+# the umask (ssh-keygen writes private keys 0600 itself).
+PRIVATE_DIR = 0o700
 
 _CONFIG = """\
 ListenAddress {address}
@@ -50,6 +57,62 @@ SetEnv SHLVL=1
 
 class SSHDUnavailable(Exception):
     """sshd or ssh-keygen cannot be run on this machine."""
+
+
+def config_quote(value):
+    """``value`` as one sshd_config argument: a path may hold spaces, quotes
+    or '#', which would split it or end the line."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _prctl():
+    """libc's prctl(2), or None where there is none (not Linux)."""
+    try:
+        # The program's own symbols include libc's: no library search.
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _die_with_parent():
+    """A preexec_fn: the child gets SIGTERM when this process dies, even by
+    SIGKILL, where atexit and stop() never run.
+
+    The kernel sends it when the *thread* that forked the child exits, not
+    the process: start the server from the main thread (the CLI, the demo
+    and the tests do), or sshd stops when the starting thread ends.
+    """
+    # Looked up here, in the parent: between fork and exec the child only
+    # calls it.
+    parent, prctl = os.getpid(), _prctl()
+
+    def preexec():
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        # If the parent died between fork and prctl nobody sends the signal:
+        # the orphan must not go on.
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
+
+
+def _spawn(argv, log):
+    """Start ``argv`` (sshd -D) so that it stops when this process dies: on
+    SIGTERM sshd closes its listener, and each session ends when its client,
+    in a process of ours, is gone."""
+    with warnings.catch_warnings():
+        # A preexec_fn makes Python run the at-fork hooks, and the eventlet
+        # that oslo imports warns from one against forking under eventlet:
+        # nothing here runs eventlet, and the child execs at once.
+        warnings.filterwarnings("ignore", "Using fork", DeprecationWarning, "eventlet")
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            preexec_fn=_die_with_parent(),
+        )
 
 
 def keygen(path, comment):
@@ -129,8 +192,14 @@ class SSHServer:
                 raise SSHDUnavailable(f"{PRIVSEP_DIR} is missing and we are not root")
             os.makedirs(PRIVSEP_DIR, mode=0o755, exist_ok=True)
 
+    def _make_directory(self):
+        if not os.path.isdir(self.directory):
+            os.makedirs(self.directory)
+            # makedirs' mode goes through the umask.
+            os.chmod(self.directory, PRIVATE_DIR)
+
     def _write_files(self):
-        os.makedirs(self.directory, exist_ok=True)
+        self._make_directory()
         self.host_public_key = keygen(self.host_key, "pmemtrack-loopback-host")
         client_public = keygen(self.client_key, "pmemtrack-loopback-client")
         with open(self.authorized_keys, "w") as f:
@@ -139,9 +208,12 @@ class SSHServer:
             f.write(
                 _CONFIG.format(
                     address=self.address,
-                    host_key=self.host_key,
-                    pid_file=self.pid_file,
-                    authorized_keys=self.authorized_keys,
+                    host_key=config_quote(self.host_key),
+                    pid_file=config_quote(self.pid_file),
+                    # sshd expands %-tokens (%h, %u) in this one.
+                    authorized_keys=config_quote(
+                        self.authorized_keys.replace("%", "%%")
+                    ),
                     log_level=self.log_level,
                 )
                 + self.extra_config
@@ -175,9 +247,7 @@ class SSHServer:
     def _launch(self):
         argv = [SSHD, "-D", "-e", "-f", self.config, "-p", str(self.port)]
         with open(self.log_file, "ab") as log:
-            self.process = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log
-            )
+            self.process = _spawn(argv, log)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -11,6 +11,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_utils import uuidutils
 
+from pmemtrack import conf as pmt_conf
 from pmemtrack import context as pmt_context
 from pmemtrack import deployment
 from pmemtrack import exception
@@ -145,12 +146,6 @@ def _simple(call):
     return command
 
 
-def _on_host(method, *args):
-    return lambda found, ctx, inst: getattr(found.managers[inst.host], method)(
-        ctx, inst, *args
-    )
-
-
 def _delete(found, context, instance):
     found.api.delete(context, instance)
     instance.vm_state = "deleted"
@@ -160,15 +155,15 @@ def _delete(found, context, instance):
 SIMPLE = {
     "confirm": lambda found, ctx, inst: found.api.confirm(ctx, inst),
     "revert": lambda found, ctx, inst: found.api.revert(ctx, inst),
-    "stop": _on_host("stop_instance"),
-    "start": _on_host("start_instance"),
+    "stop": lambda found, ctx, inst: found.api.stop(ctx, inst),
+    "start": lambda found, ctx, inst: found.api.start(ctx, inst),
     "delete": _delete,
 }
 
 
 def _reboot(found, context, instance):
     kind = "HARD" if CONF.command.hard else "SOFT"
-    found.managers[instance.host].reboot_instance(context, instance, kind)
+    found.api.reboot(context, instance, kind)
 
 
 def add_command_parsers(subparsers):
@@ -231,10 +226,11 @@ def _demo_main():
 command_opt = cfg.SubCommandOpt(
     "command", title="Commands", handler=add_command_parsers
 )
-state_dir_opt = cfg.StrOpt(
+# A path, taken as typed: oslo.config would read "$x" in it as an option.
+state_dir_opt = pmt_conf.LiteralStrOpt(
     "state-dir",
     dest="state_dir",
-    default=deployment.default_state_dir(),
+    default=pmt_conf.literal(deployment.default_state_dir()),
     help="Where the embedded default keeps its DB and simulated hosts.",
 )
 

@@ -1,6 +1,5 @@
 """What every pmemtrack command does first: config, logging, objects, DB."""
 
-import os
 import sys
 
 from oslo_config import cfg
@@ -52,10 +51,8 @@ def parse_args(argv, prog, quiet=(), default_config_files=None):
 
 
 def prepare_database():
-    """Configure the transaction facade; create the SQLite file's directory."""
-    url = sa_url.make_url(CONF.database.connection)
-    if url.get_backend_name() == "sqlite" and url.database:
-        os.makedirs(os.path.dirname(os.path.abspath(url.database)), exist_ok=True)
+    """Configure the transaction facade. A SQLite file is created private (and
+    its directory 0700) when missing, or made private: see db_api."""
     db_api.configure(CONF)
     return db_api.get_engine()
 

@@ -12,6 +12,7 @@ from pmemtrack import exception
 from pmemtrack.cmd import audit
 from pmemtrack.cmd import common
 from pmemtrack.cmd import listing
+from pmemtrack.cmd import migrations
 from pmemtrack.cmd import output
 from pmemtrack.cmd import quotas
 from pmemtrack.conf import CONF
@@ -101,6 +102,40 @@ def pmem_audit():
     if not findings and fmt == "table":
         print(f"No drift found on {CONF.host}.")
     return 1 if findings else 0
+
+
+def migration_list():
+    context = _open_database()
+    output.emit(migrations.COLUMNS, migrations.rows(context), CONF.category.format)
+
+
+def _driven_managers(migration):
+    """The hosts of the move this process's config drives, started, so the
+    roll-back also removes the guest and wipes there; the others finish their
+    part in their own periodic pass."""
+    if CONF.host not in (migration.source_compute, migration.dest_compute):
+        return {}
+    managers = deployment.configured(CONF).managers
+    for manager in managers.values():
+        manager.driver.init_host(manager.host)
+    return managers
+
+
+def migration_recover():
+    context = _open_database()
+    migration = migrations.recover(
+        context,
+        CONF,
+        CONF.category.migration_uuid,
+        _driven_managers,
+        force=CONF.category.force,
+    )
+    output.emit(
+        ("Migration", "Instance", "Status"),
+        [(migration.uuid, migration.instance_uuid, migration.status)],
+        CONF.category.format,
+        single=True,
+    )
 
 
 def quota_show():
@@ -194,9 +229,37 @@ def _add_quota_parsers(subparsers):
     )
 
 
+def _add_migration_parsers(subparsers):
+    migration = _category(subparsers, "migration", "Resizes and cold migrations.")
+    _command(
+        migration,
+        "list",
+        migration_list,
+        "Moves in flight, with their step (status, task state) and the seconds "
+        "since their last update.",
+    )
+    recover = _command(
+        migration,
+        "recover",
+        migration_recover,
+        "Roll back a move whose process died: the instance runs on its source "
+        "with its data, the destination's namespaces are wiped.",
+    )
+    recover.add_argument(
+        "migration_uuid", metavar="MIGRATION", help="Migration uuid."
+    )
+    recover.add_argument(
+        "--force",
+        action="store_true",
+        help="Also a move updated within [migration] recovery_timeout (make "
+        "sure its process is gone).",
+    )
+
+
 def add_command_parsers(subparsers):
     _add_db_parsers(subparsers)
     _add_pmem_parsers(subparsers)
+    _add_migration_parsers(subparsers)
     _add_quota_parsers(subparsers)
 
 

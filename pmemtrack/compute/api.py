@@ -5,13 +5,16 @@ Checks that can fail without changing anything run first: an unknown host, a
 destination too old to receive copied data, a flavor without the labels.
 """
 
+import contextlib
 import uuid
 
 from oslo_log import log as logging
 
+from pmemtrack import conf as pmt_conf
 from pmemtrack import exception
 from pmemtrack import objects
 from pmemtrack import version
+from pmemtrack.compute import recovery
 from pmemtrack.compute import states
 
 LOG = logging.getLogger(__name__)
@@ -38,6 +41,17 @@ def request_spec(instance, flavor):
     spec.obj_set_defaults()
     return spec
 
+# Why an operation refuses an instance in another vm_state.
+_NEEDS = {
+    "move": "it is {}; only an active instance moves",
+    "confirm": "it has no finished resize or migration waiting (it is {})",
+    "revert": "it has no finished resize or migration waiting (it is {})",
+    "stop": "it is {}; only an active instance can be stopped",
+    "start": "it is {}; only a stopped instance can be started",
+    "reboot": "it is {}; only an active or stopped instance can be rebooted",
+    "evacuate": "it is {}; only an active or stopped instance can be evacuated",
+}
+
 
 class ComputeAPI:
     def __init__(self, managers):
@@ -55,6 +69,56 @@ class ComputeAPI:
             raise exception.ComputeHostNotFound(
                 host=host, known=", ".join(sorted(self.managers)) or "none"
             )
+
+    # -- one operation at a time ------------------------------------------------
+
+    @contextlib.contextmanager
+    def _taken(self, context, instance, task_state, action, vm_states=None):
+        """Hold ``instance`` for one operation: its task_state goes from None
+        to ``task_state`` in a compare-and-update, so a second operation at
+        the same time is refused (UnexpectedTaskStateError) before anything
+        is changed; an operation abandoned by a dead process is rolled back
+        first. Given back (None) when the operation ends, failed or not."""
+        try:
+            self._take(instance, task_state, action, vm_states)
+        except exception.UnexpectedTaskStateError:
+            conf = self._conf_of(instance)
+            if not recovery.recover_abandoned(context, conf, instance, self.managers):
+                raise
+            instance.refresh()
+            self._take(instance, task_state, action, vm_states)
+        try:
+            yield
+        finally:
+            self._give_back(instance, task_state)
+
+    def _take(self, instance, task_state, action, vm_states):
+        if vm_states is not None and instance.vm_state not in vm_states:
+            raise exception.InvalidMoveRequest(
+                action=action,
+                instance_uuid=instance.uuid,
+                reason=_NEEDS[action].format(instance.vm_state),
+            )
+        instance.task_state = task_state
+        try:
+            instance.save(expected_task_state=[None])
+        except exception.UnexpectedTaskStateError:
+            instance.refresh()
+            raise
+
+    def _conf_of(self, instance):
+        manager = self.managers.get(instance.host)
+        return manager.conf if manager is not None else pmt_conf.CONF
+
+    def _give_back(self, instance, task_state):
+        if instance.task_state is None:
+            return  # the operation's last write gave it back
+        instance.task_state = None
+        try:
+            instance.save(expected_task_state=[task_state])
+        except (exception.InstanceNotFound, exception.UnexpectedTaskStateError):
+            # Deleted, or taken over by a recovery: not ours to give back.
+            pass
 
     # -- boot and delete -------------------------------------------------------
 
@@ -86,11 +150,57 @@ class ComputeAPI:
         return instance
 
     def delete(self, context, instance):
+        """Delete in any vm_state: the guests on both sides of a move are
+        removed, every namespace the instance names is released and wiped by
+        its own host (now when this API drives it, else in its periodic pass)."""
         if instance.host is None:
             instance.destroy()
             return
-        self._manager(instance.host).terminate_instance(context, instance)
-        objects.RequestSpec(context, instance_uuid=instance.uuid).destroy()
+        with self._taken(context, instance, states.DELETING, "delete"):
+            others = self._other_hosts(context, instance)
+            for host in others:
+                self._manager(host).destroy_guest(context, instance)
+            released = self._manager(instance.host).terminate_instance(
+                context, instance
+            )
+            objects.RequestSpec(context, instance_uuid=instance.uuid).destroy()
+            self._wipe_elsewhere(context, released, instance.host)
+
+    # -- power ------------------------------------------------------------------
+
+    def stop(self, context, instance):
+        with self._taken(
+            context, instance, states.POWERING_OFF, "stop", [states.ACTIVE]
+        ):
+            self._manager(instance.host).stop_instance(context, instance)
+
+    def start(self, context, instance):
+        with self._taken(
+            context, instance, states.POWERING_ON, "start", [states.STOPPED]
+        ):
+            self._manager(instance.host).start_instance(context, instance)
+
+    def reboot(self, context, instance, reboot_type="SOFT"):
+        task = states.REBOOTING_HARD if reboot_type == "HARD" else states.REBOOTING
+        allowed = [states.ACTIVE, states.STOPPED]
+        with self._taken(context, instance, task, "reboot", allowed):
+            self._manager(instance.host).reboot_instance(context, instance, reboot_type)
+
+    def _other_hosts(self, context, instance):
+        """The other host of a move the instance is in, in any state."""
+        move = instance.migration_context
+        if move is None:
+            return []
+        migration = objects.Migration.get_by_id(context, move.migration_id)
+        return sorted(
+            {migration.source_compute, migration.dest_compute} - {instance.host, None}
+        )
+
+    def _wipe_elsewhere(self, context, released, done_on):
+        for node_id, names in sorted(released.items()):
+            node = objects.ComputeNode.get_by_id(context, node_id)
+            if node.host != done_on and node.host in self.managers:
+                self.managers[node.host].wipe_released(context, set(names))
 
     # -- moves ------------------------------------------------------------------
 
@@ -99,6 +209,14 @@ class ComputeAPI:
         """Resize (new flavor) or cold-migrate (same flavor) to ``host``, the
         instance's own host when not given. Returns the migration, which waits
         for confirm or revert."""
+        with self._taken(
+            context, instance, states.RESIZE_PREP, "move", [states.ACTIVE]
+        ):
+            return self._move(
+                context, instance, flavor, host, copy_pmem_devices, progress
+            )
+
+    def _move(self, context, instance, flavor, host, copy_pmem_devices, progress):
         migration = self._new_migration(
             context, instance, flavor, host or instance.host, copy_pmem_devices
         )
@@ -137,32 +255,75 @@ class ComputeAPI:
         )
 
     def confirm(self, context, instance):
-        migration = self._pending(context, instance, "confirm")
-        self._manager(migration.source_compute).confirm_resize(
-            context, instance, migration
-        )
+        with self._taken(
+            context, instance, states.RESIZE_CONFIRMING, "confirm", [states.RESIZED]
+        ):
+            migration = self._pending(context, instance, "confirm")
+            self._manager(migration.source_compute).confirm_resize(
+                context, instance, migration
+            )
         return migration
 
     def revert(self, context, instance):
-        migration = self._pending(context, instance, "revert")
-        self._manager(migration.dest_compute).revert_resize(
-            context, instance, migration
-        )
-        self._manager(migration.source_compute).finish_revert_resize(
-            context, instance, migration
-        )
-        request_spec(instance, migration.old_flavor).save()
+        with self._taken(
+            context, instance, states.RESIZE_REVERTING, "revert", [states.RESIZED]
+        ):
+            migration = self._pending(context, instance, "revert")
+            self._manager(migration.dest_compute).revert_resize(
+                context, instance, migration
+            )
+            self._manager(migration.source_compute).finish_revert_resize(
+                context, instance, migration
+            )
+            request_spec(instance, migration.old_flavor).save()
+        return migration
+
+    def evacuate(self, context, instance, host):
+        """Rebuild the instance on ``host`` because its own host is down: it
+        starts there on new (zeroed) namespaces; those it held on the old
+        host are released, and wiped by that host when it comes back, after
+        it has removed the guest it still has."""
+        with self._taken(
+            context,
+            instance,
+            states.REBUILDING,
+            "evacuate",
+            [states.ACTIVE, states.STOPPED],
+        ):
+            if host == instance.host:
+                raise exception.InvalidMoveRequest(
+                    action="evacuate",
+                    instance_uuid=instance.uuid,
+                    reason=f"it is already on {host}; evacuate to another host",
+                )
+            dest = self._manager(host)
+            migration = objects.Migration(
+                context,
+                instance_uuid=instance.uuid,
+                source_compute=instance.host,
+                source_node=instance.node,
+                dest_compute=host,
+                dest_node=host,
+                migration_type="evacuation",
+                status="accepted",
+                old_flavor=instance.flavor,
+                new_flavor=instance.flavor,
+            )
+            migration.create()
+            try:
+                dest.rebuild_instance(context, instance, request_spec(
+                    instance, instance.flavor))  # fmt: skip
+            except Exception:
+                migration.status = "failed"
+                migration.save()
+                raise
+            migration.status = "done"
+            migration.save()
         return migration
 
     # -- helpers ----------------------------------------------------------------
 
     def _new_migration(self, context, instance, flavor, dest, copy_pmem_devices):
-        if instance.vm_state != states.ACTIVE:
-            raise exception.InvalidMoveRequest(
-                action="move",
-                instance_uuid=instance.uuid,
-                reason=f"it is {instance.vm_state}; only an active instance moves",
-            )
         self._manager(dest)
         node = objects.ComputeNode.get_by_host_and_nodename(context, dest, dest)
         if copy_pmem_devices and node.service_version < version.MIN_VERSION_COPY_PMEM:

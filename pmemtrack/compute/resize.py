@@ -9,6 +9,8 @@ destination's namespaces are wiped and freed, the migration goes to ``error``
 and the guest runs on the source again with its data.
 """
 
+import time
+
 from oslo_log import log as logging
 
 from pmemtrack import exception
@@ -21,13 +23,17 @@ class ResizeMixin:
     """The move steps of ComputeManager; each runs on the host that owns it."""
 
     def prep_resize(self, context, instance, migration, flavor, request_spec=None):
-        """Destination: claim the new flavor's namespaces for the move."""
+        """Destination: claim the new flavor's namespaces for the move and,
+        when their data is to be copied, grant the copy their write leases."""
         claim = self.tracker.resize_claim(
             context, instance, flavor, migration.dest_node, migration, request_spec
         )
         with claim:
             if migration.copy_pmem_devices:
-                pairs(instance, migration)
+                copied = pairs(instance, migration)
+                self.driver.grant_pmem_write_lease(
+                    [new for _, new in copied], migration.uuid
+                )
         migration.status = "pre-migrating"
         migration.save()
         return claim.resources
@@ -36,10 +42,10 @@ class ResizeMixin:
                         progress=None):  # fmt: skip
         """Source: power off and, when asked, copy each old namespace's data to
         its new namespace. Returns the copy results."""
+        instance.task_state = states.RESIZE_MIGRATING
+        instance.save(expected_task_state=[states.RESIZE_PREP])
         migration.status = "migrating"
         migration.save()
-        instance.task_state = states.RESIZE_MIGRATING
-        instance.save()
         self.driver.migrate_disk_and_power_off(
             context, instance, migration.dest_compute, migration.new_flavor, None
         )
@@ -50,11 +56,20 @@ class ResizeMixin:
             pairs(instance, migration),
             None if migration.source_compute == migration.dest_compute
             else dest_address,
-            progress,
+            _with_heartbeat(migration, self.conf, progress),
+            lease_token=migration.uuid,
         )  # fmt: skip
 
     def finish_resize(self, context, instance, migration):
-        """Destination: the instance now runs here on its new namespaces."""
+        """Destination: the instance now runs here on its new namespaces. The
+        copy is over and verified: no writer may touch them any more."""
+        instance.task_state = states.RESIZE_FINISH
+        instance.save(expected_task_state=[states.RESIZE_MIGRATING])
+        migration.status = "post-migrating"
+        migration.save()
+        if migration.copy_pmem_devices:
+            self.driver.revoke_pmem_write_lease(_devices(
+                instance.migration_context.new_resources))  # fmt: skip
         self.tracker.apply_migration_context(context, instance, migration)
         instance.flavor = migration.new_flavor
         self.driver.finish_migration(
@@ -64,7 +79,7 @@ class ResizeMixin:
         migration.save()
         instance.vm_state, instance.task_state = states.RESIZED, None
         instance.power_state = self.driver.get_info(instance).state
-        instance.save()
+        instance.save(expected_task_state=[states.RESIZE_FINISH])
 
     def abort_resize(self, context, instance, migration, reason):
         """Destination, after a failure before finish_resize: wipe and free
@@ -94,14 +109,14 @@ class ResizeMixin:
         self.tracker.drop_move_claim_at_source(context, instance, migration)
         migration.status = "confirmed"
         migration.save()
-        instance.vm_state = states.ACTIVE
+        instance.vm_state, instance.task_state = states.ACTIVE, None
         instance.save()
 
     def revert_resize(self, context, instance, migration):
         """Destination: stop the new guest; wipe and free the new namespaces.
-        finish_revert_resize on the source follows."""
-        if migration.source_compute != migration.dest_compute:
-            self.driver.destroy(context, instance, None)
+        finish_revert_resize on the source follows (on the same host it defines
+        the guest again on the old namespaces)."""
+        self.driver.destroy(context, instance, None)
         self.tracker.drop_move_claim_at_dest(context, instance, migration)
 
     def finish_revert_resize(self, context, instance, migration):
@@ -116,28 +131,46 @@ class ResizeMixin:
 
 
 def pairs(instance, migration):
-    """(old device, new device), each side sorted by label and paired in that
-    order; extra new namespaces start zeroed. Too few or too small new
-    namespaces fail here, before any byte is copied."""
+    """(old device, new device) in the order the guest sees its nvdimm devices
+    (its blobs' order, the flavor's hw:pmem order), so each guest device gets
+    its own data back; extra new namespaces start zeroed. Too few or too small
+    new namespaces fail here, before any byte is copied."""
     context = instance.migration_context
-    old = _by_label(context.old_resources)
-    new = _by_label(context.new_resources)
+    old = _devices(context.old_resources)
+    new = _devices(context.new_resources)
     if len(new) < len(old):
         raise exception.CopyNotPossible(
             migration=migration.uuid,
             reason=f"the new flavor has {len(new)} PMEM namespaces for the "
             f"{len(old)} to copy",
         )
-    for o, n in zip(old, new[: len(old)], strict=True):
+    for position, (o, n) in enumerate(zip(old, new[: len(old)], strict=True)):
         if n.size < o.size:
             raise exception.CopyNotPossible(
                 migration=migration.uuid,
-                reason=f"new namespace {n.name} ({n.size} bytes) is smaller than "
-                f"old namespace {o.name} ({o.size} bytes)",
+                reason=f"guest device {position}: new namespace {n.name} "
+                f"({n.label}, {n.size} bytes) is smaller than old namespace "
+                f"{o.name} ({o.label}, {o.size} bytes)",
             )
     return list(zip(old, new[: len(old)], strict=True))
 
 
-def _by_label(resources):
-    devices = [r.metadata for r in resources.objects] if resources else []
-    return sorted(devices, key=lambda d: (d.label, d.name))
+def _with_heartbeat(migration, conf, progress):
+    """``progress`` that also touches the migration record every
+    recovery_timeout / 4 seconds: a long copy is not taken for abandoned."""
+    interval = conf.migration.recovery_timeout / 4
+    last = time.monotonic()
+
+    def report(done):
+        nonlocal last
+        if time.monotonic() - last >= interval:
+            migration.touch()
+            last = time.monotonic()
+        if progress is not None:
+            progress(done)
+
+    return report
+
+
+def _devices(resources):
+    return [r.metadata for r in resources.objects] if resources else []

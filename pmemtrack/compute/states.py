@@ -10,3 +10,15 @@ DELETED = "deleted"
 RESIZE_PREP = "resize_prep"
 RESIZE_MIGRATING = "resize_migrating"
 RESIZE_FINISH = "resize_finish"
+RESIZE_CONFIRMING = "resize_confirming"
+RESIZE_REVERTING = "resize_reverting"
+SPAWNING = "spawning"
+DELETING = "deleting"
+REBOOTING = "rebooting"
+REBOOTING_HARD = "rebooting_hard"
+POWERING_OFF = "powering-off"
+POWERING_ON = "powering-on"
+REBUILDING = "rebuilding"
+
+# The task states of a move: a move whose owner died is rolled back.
+MOVE_TASKS = (RESIZE_PREP, RESIZE_MIGRATING, RESIZE_FINISH)

@@ -45,6 +45,17 @@ migration_opts = [
         help="Seconds to wait for the SSH connection and authentication.",
     ),
     cfg.IntOpt(
+        "recovery_timeout",
+        default=600,
+        min=1,
+        help="A move in flight whose migration record was not updated for this "
+        "many seconds is taken as abandoned (its process died) and rolled back "
+        "by the periodic pass of either host: the instance runs again on its "
+        "source with its data, the destination's namespaces are wiped. A copy "
+        "in progress updates the record every recovery_timeout / 4 seconds. "
+        "Keep it well above stall_timeout.",
+    ),
+    cfg.IntOpt(
         "stall_timeout",
         default=120,
         min=1,

@@ -50,6 +50,16 @@ pmem_opts = [
     cfg.StrOpt("ndctl_path", default="ndctl", help="Path of the ndctl binary."),
     cfg.StrOpt("daxctl_path", default="daxctl", help="Path of the daxctl binary."),
     cfg.StrOpt("daxio_path", default="daxio", help="Path of the daxio binary."),
+    cfg.StrOpt(
+        "lease_dir",
+        default="/run/pmemtrack/pmem-leases",
+        help="Where the write leases of namespaces live, one file per dax device: "
+        "a data copy writes a namespace only while it holds that namespace's "
+        "lease, and a wipe revokes it first. Must be the same path on every "
+        "compute host and readable by [migration] ssh_user. On tmpfs (/run) a "
+        "reboot revokes every lease, as it ends every writer. Ignored with the "
+        "simulated backend (leases then live under simulated_path).",
+    ),
     cfg.BoolOpt(
         "discover_dax_devices",
         default=True,

@@ -5,11 +5,24 @@ Private DB functions are decorated with ``@context_manager.reader`` or
 transaction, so public functions stay composable.
 """
 
-from oslo_db.sqlalchemy import enginefacade
-import sqlalchemy as sa
+import os
+import stat
 
+from oslo_db.sqlalchemy import enginefacade
+from oslo_log import log as logging
+import sqlalchemy as sa
+from sqlalchemy.engine import url as sa_url
+
+LOG = logging.getLogger(__name__)
 context_manager = enginefacade.transaction_context()
 _configured = False
+
+# A SQLite file holds every instance and project: its owner's alone, whatever
+# the umask. SQLite gives its -wal, -shm and -journal files the mode of the
+# database file, so creating that one right covers them.
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 # SQLite: how long a writer waits for another process's write lock (ms).
 SQLITE_BUSY_TIMEOUT_MS = 30000
@@ -63,6 +76,73 @@ def setup_engine(engine):
     engine.info_keepalive = keeper
 
 
+def sqlite_path(url):
+    """The file a SQLite URL names, or None: another backend, a database in
+    memory, or a "file:" URI (?uri=true), which SQLite itself interprets."""
+    url = sa_url.make_url(url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    if url.query.get("uri"):
+        return None
+    return os.path.abspath(url.database)
+
+
+def sqlite_url(path):
+    """A SQLite URL for ``path``, whatever characters it holds: an
+    f-string would turn '%20' into a space and cut the path at '?' or '#'."""
+    url = sa_url.URL.create("sqlite", database=os.path.abspath(path))
+    return url.render_as_string(hide_password=False)
+
+
+def _makedirs_private(path):
+    if os.path.isdir(path):
+        return
+    _makedirs_private(os.path.dirname(path))
+    try:
+        os.mkdir(path, PRIVATE_DIR)
+    except FileExistsError:
+        return
+    # mkdir's mode went through the umask, which may have kept too little.
+    os.chmod(path, PRIVATE_DIR)
+
+
+def _tighten(path):
+    """Make an existing file 0600 if others may read it: older releases left
+    their database as the umask made it."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        if mode & 0o077:
+            os.chmod(path, PRIVATE_FILE)
+            LOG.debug("%s was mode %04o: made 0600.", path, mode)
+    except FileNotFoundError:
+        pass
+    except OSError as err:
+        # Another user's file: its owner decides; the command may still work.
+        LOG.warning("Cannot make %s private: %s", path, err)
+
+
+def make_sqlite_private(url):
+    """Before the first connection to ``url``: create a missing SQLite file
+    (and its directory) private, and make an existing one and its side files
+    private. SQLite would create it with whatever mode the umask leaves."""
+    path = sqlite_path(url)
+    if path is None:
+        return
+    _makedirs_private(os.path.dirname(path))
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    except FileExistsError:
+        for name in ("", *SQLITE_SIDE_FILES):
+            _tighten(path + name)
+        return
+    try:
+        # The mode went through the umask, which may have kept too little.
+        # An empty file is an empty SQLite database.
+        os.fchmod(fd, PRIVATE_FILE)
+    finally:
+        os.close(fd)
+
+
 def configure(conf):
     """Point the facade at [database]/connection, once per process."""
     db = conf.database
@@ -82,6 +162,7 @@ def configure_url(url, **engine_options):
     global _configured
     if _configured:
         return
+    make_sqlite_private(url)
     context_manager.configure(connection=url, sqlite_fk=True, **engine_options)
     context_manager.append_on_engine_create(setup_engine)
     _configured = True

@@ -52,7 +52,8 @@ class JsonDictField(fields.AutoTypedField):
 class MigrationType(fields.Enum):
     RESIZE = "resize"
     MIGRATION = "migration"
-    ALL = (RESIZE, MIGRATION)
+    EVACUATION = "evacuation"
+    ALL = (RESIZE, MIGRATION, EVACUATION)
 
     def __init__(self):
         super().__init__(valid_values=self.ALL)

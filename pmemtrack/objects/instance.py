@@ -95,21 +95,50 @@ def _create(context, values, extra_values):
     return result.inserted_primary_key[0], now
 
 
+def _task_state_is(expected):
+    """WHERE task_state IN (:expected), None meaning SQL NULL."""
+    states = [state for state in expected if state is not None]
+    matches = [_INSTANCES.c.task_state.in_(states)] if states else []
+    if None in expected:
+        matches.append(_INSTANCES.c.task_state.is_(None))
+    return sa.or_(*matches)
+
+
 @db_api.context_manager.writer
-def _update(context, uuid, values, extra_values):
+def _update(context, uuid, values, extra_values, expected_task_state=None):
     now = timeutils.utcnow()
-    if values:
-        context.session.execute(
-            sa.update(_INSTANCES)
-            .where(_INSTANCES.c.uuid == uuid)
-            .values(updated_at=now, **values)
+    if values or expected_task_state is not None:
+        # UPDATE instances SET ... WHERE uuid = :uuid AND deleted = 0
+        #   [AND task_state IN (:expected)]   -- Nova's expected_task_state
+        query = sa.update(_INSTANCES).where(
+            _INSTANCES.c.uuid == uuid, _INSTANCES.c.deleted == 0
         )
+        if expected_task_state is not None:
+            query = query.where(_task_state_is(expected_task_state))
+        result = context.session.execute(query.values(updated_at=now, **values))
+        if result.rowcount != 1:
+            _explain_no_update(context, uuid, expected_task_state)
     if extra_values:
         context.session.execute(
             sa.update(_EXTRA)
             .where(_EXTRA.c.instance_uuid == uuid)
             .values(updated_at=now, **extra_values)
         )
+
+
+def _explain_no_update(context, uuid, expected_task_state):
+    row = context.session.execute(
+        sa.select(_INSTANCES.c.task_state).where(
+            _INSTANCES.c.uuid == uuid, _INSTANCES.c.deleted == 0
+        )
+    ).first()
+    if row is None:
+        raise exception.InstanceNotFound(instance_uuid=uuid)
+    raise exception.UnexpectedTaskStateError(
+        instance_uuid=uuid,
+        expected=", ".join(str(state) for state in expected_task_state),
+        actual=row.task_state,
+    )
 
 
 @db_api.context_manager.writer
@@ -174,6 +203,14 @@ class Instance(base.PmemtrackObject):
             context, _get_by_uuid(context, uuid, extra_attrs), extra_attrs
         )
 
+    def refresh(self):
+        """Read every column and every loaded blob again from the DB."""
+        loaded = tuple(name for name in EXTRA_CLASSES if self.obj_attr_is_set(name))
+        fresh = type(self).get_by_uuid(self._context, self.uuid, loaded)
+        for name in (*INSTANCE_COLUMNS, *loaded):
+            setattr(self, name, getattr(fresh, name))
+        self.obj_reset_changes(recursive=True)
+
     def obj_load_attr(self, attrname):
         if attrname not in EXTRA_CLASSES:
             raise exception.ObjectActionError(
@@ -195,10 +232,18 @@ class Instance(base.PmemtrackObject):
         self.created_at = now
         self.obj_reset_changes(recursive=True)
 
-    def save(self):
+    def save(self, expected_task_state=None):
+        """Write the changed fields. With ``expected_task_state`` (a state or
+        a list of states, None meaning "no task") the write happens only if
+        the stored task_state is one of them, else UnexpectedTaskStateError:
+        how one lifecycle operation at a time takes an instance."""
         values, extra = _split_changes(self.obj_get_changes())
         values.pop("id", None)
-        _update(self._context, self.uuid, values, extra)
+        if expected_task_state is not None and not isinstance(
+            expected_task_state, (list, tuple)
+        ):
+            expected_task_state = [expected_task_state]
+        _update(self._context, self.uuid, values, extra, expected_task_state)
         self.obj_reset_changes(recursive=True)
 
     def destroy(self):

@@ -21,6 +21,8 @@ FINISHED_STATUSES = (
     "cancelled",
     "done",
 )
+# A move in one of these states has an owner doing a step now.
+IN_FLIGHT_STATUSES = ("accepted", "pre-migrating", "migrating", "post-migrating")
 _COLUMNS = (
     "id",
     "uuid",
@@ -70,6 +72,36 @@ def _get_in_progress(context, host, node):
 
 
 @db_api.context_manager.reader
+def _get_in_flight(context, host, before):
+    # SELECT * FROM migrations WHERE deleted = 0 AND status IN (<in flight>)
+    #   AND (source_compute = :host OR dest_compute = :host)
+    #   [AND COALESCE(updated_at, created_at) < :before]
+    c = _TABLE.c
+    query = sa.select(_TABLE).where(
+        c.deleted == 0,
+        c.status.in_(IN_FLIGHT_STATUSES),
+    )
+    if host is not None:
+        query = query.where(sa.or_(c.source_compute == host, c.dest_compute == host))
+    if before is not None:
+        query = query.where(sa.func.coalesce(c.updated_at, c.created_at) < before)
+    return context.session.execute(query.order_by(c.id)).all()
+
+
+@db_api.context_manager.reader
+def _get_done_by_host(context, host):
+    # SELECT * FROM migrations WHERE deleted = 0 AND status NOT IN (<in flight>)
+    #   AND status <> 'finished' AND (source_compute = :host OR dest_compute = :host)
+    c = _TABLE.c
+    query = sa.select(_TABLE).where(
+        c.deleted == 0,
+        c.status.not_in((*IN_FLIGHT_STATUSES, "finished")),
+        sa.or_(c.source_compute == host, c.dest_compute == host),
+    )
+    return context.session.execute(query.order_by(c.id)).all()
+
+
+@db_api.context_manager.reader
 def _get_by_instance(context, instance_uuid):
     query = sa.select(_TABLE).where(
         _TABLE.c.deleted == 0, _TABLE.c.instance_uuid == instance_uuid
@@ -106,7 +138,8 @@ def _to_db(changes):
 
 @base.PmemtrackObjectRegistry.register
 class Migration(base.PmemtrackObject):
-    VERSION = "1.0"
+    # 1.1: migration_type may be "evacuation".
+    VERSION = "1.1"
     fields = {
         "id": fields.IntegerField(read_only=True),
         "uuid": fields.UUIDField(),
@@ -132,10 +165,6 @@ class Migration(base.PmemtrackObject):
             self.dest_compute,
             self.dest_node,
         )
-
-    @property
-    def in_progress(self):
-        return self.status not in FINISHED_STATUSES
 
     @classmethod
     def _from_db(cls, context, row):
@@ -171,12 +200,36 @@ class Migration(base.PmemtrackObject):
         )
         self.obj_reset_changes(recursive=True)
 
+    def touch(self):
+        """Record that the move's owner is alive (a heartbeat)."""
+        _update(self._context, self.id, {})
+
+    def compare_and_set_status(self, expected, status):
+        """Set ``status`` only if the stored one is ``expected``; whether it
+        was set. Two hosts recovering one move: only one takes it."""
+        done = _set_status_if(self._context, self.id, expected, status)
+        if done:
+            self.status = status
+            self.obj_reset_changes(["status"])
+        return done
+
     def save(self):
         changes = self.obj_get_changes()
         changes.pop("id", None)
         if changes:
             _update(self._context, self.id, _to_db(changes))
         self.obj_reset_changes(recursive=True)
+
+
+@db_api.context_manager.writer
+def _set_status_if(context, migration_id, expected, status):
+    # UPDATE migrations SET status = :status WHERE id = :id AND status = :expected
+    result = context.session.execute(
+        sa.update(_TABLE)
+        .where(_TABLE.c.id == migration_id, _TABLE.c.status == expected)
+        .values(status=status, updated_at=timeutils.utcnow())
+    )
+    return result.rowcount == 1
 
 
 @base.PmemtrackObjectRegistry.register
@@ -191,6 +244,18 @@ class MigrationList(base.ObjectListBase, base.PmemtrackObject):
     @classmethod
     def get_in_progress_by_host_and_node(cls, context, host, node):
         return cls._wrap(context, _get_in_progress(context, host, node))
+
+    @classmethod
+    def get_in_flight(cls, context, host=None, before=None):
+        """Moves with an owner at work (touching ``host``, if given; last
+        updated before ``before``, if given)."""
+        return cls._wrap(context, _get_in_flight(context, host, before))
+
+    @classmethod
+    def get_done_by_host(cls, context, host):
+        """Moves into or out of ``host`` that are over (confirmed, reverted,
+        failed, rolled back, evacuations done)."""
+        return cls._wrap(context, _get_done_by_host(context, host))
 
     @classmethod
     def get_by_instance(cls, context, instance_uuid):

@@ -100,7 +100,13 @@ def sync(context, compute_node_id, discovered, held):
             sa.select(_R).where(_R.c.compute_node_id == compute_node_id)
         )
     }
-    report = {"added": [], "updated": [], "removed": [], "unavailable": []}
+    report = {
+        "added": [],
+        "updated": [],
+        "removed": [],
+        "unavailable": [],
+        "kept_dirty": [],
+    }
     for found in discovered:
         values = _values(found)
         row = rows.pop(found.name, None)
@@ -141,17 +147,36 @@ def sync(context, compute_node_id, discovered, held):
                 held[name][0],
             )
             report["unavailable"].append(name)
+        elif row.state == _STATE.DIRTY:
+            # Released but never wiped: were it removed, a namespace offered
+            # again later would come back 'available' with a tenant's data.
+            report["kept_dirty"].append(name)
         else:
             context.session.execute(sa.delete(_R).where(_R.c.id == row.id))
             report["removed"].append(name)
     return report
 
 
-def set_state(context, compute_node_id, names, state):
+def set_state(context, compute_node_id, names, state, only_from=None):
+    """Set the state of the named rows (those in state ``only_from``, if
+    given); the number of rows changed."""
     if not names:
-        return
-    context.session.execute(
-        sa.update(_R)
-        .where(_R.c.compute_node_id == compute_node_id, _R.c.identifier.in_(names))
-        .values(state=state, updated_at=timeutils.utcnow())
+        return 0
+    query = sa.update(_R).where(
+        _R.c.compute_node_id == compute_node_id, _R.c.identifier.in_(names)
     )
+    if only_from is not None:
+        query = query.where(_R.c.state == only_from)
+    result = context.session.execute(
+        query.values(state=state, updated_at=timeutils.utcnow())
+    )
+    return result.rowcount
+
+
+def state_of(context, compute_node_id, name):
+    """The state of one namespace row, or None if the node has no such row."""
+    return context.session.execute(
+        sa.select(_R.c.state).where(
+            _R.c.compute_node_id == compute_node_id, _R.c.identifier == name
+        )
+    ).scalar()

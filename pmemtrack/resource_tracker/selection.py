@@ -72,3 +72,13 @@ def choose(free, wanted, policy, host, node):
             host=host, node=node, wanted=dict(wanted), policy=policy, free=free_per_node
         )
     return _pick(free, wanted)
+
+
+def in_request_order(chosen, classes):
+    """``chosen`` reordered to follow ``classes`` (the flavor's hw:pmem, one
+    entry per namespace): the order the guest sees its nvdimm devices, which
+    a move's copy follows to give each device its own data back."""
+    by_class = collections.defaultdict(list)
+    for namespace in chosen:
+        by_class[namespace.resource_class].append(namespace)
+    return [by_class[rc].pop(0) for rc in classes]

@@ -26,9 +26,11 @@ from pmemtrack.resource_tracker import claims
 from pmemtrack.resource_tracker import generation
 from pmemtrack.resource_tracker import inventory
 from pmemtrack.resource_tracker import quota
+from pmemtrack.resource_tracker import release
 from pmemtrack.resource_tracker import retry
 from pmemtrack.resource_tracker import selection
 from pmemtrack.resource_tracker import usage
+from pmemtrack.resource_tracker import wipe
 from pmemtrack.resource_tracker import writes
 
 LOG = logging.getLogger(__name__)
@@ -47,6 +49,10 @@ def wanted_from_labels(labels):
         count, first_label = wanted.get(rc, (0, label))
         wanted[rc] = (count + 1, first_label)
     return wanted
+
+
+def _classes(labels):
+    return [resource_class.for_label(label) for label in labels]
 
 
 def _lock_node(context, node_id):
@@ -129,14 +135,16 @@ class ResourceTracker:
     # -- the periodic pass ---------------------------------------------------
 
     def update_available_resource(self, context, nodename):
-        """Bring the node's rows up to date with the driver; report orphans."""
+        """Bring the node's rows up to date with the driver; report orphans;
+        wipe what was released and can be wiped now."""
         node = self._ensure_node(context, nodename)
         discovered = self.driver.get_pmem_namespaces(nodename)
         in_use = self.driver.get_pmem_namespaces_in_use(nodename)
+        devpaths = {ns.name: ns.devpath for ns in discovered}
 
         def work(ctx):
             node_generation = _lock_node(ctx, node.id)
-            held = usage.held_names(ctx, self.host, nodename, node.uuid)
+            held = usage.held_names(ctx, self.host, nodename, node.uuid, devpaths)
             report = inventory.sync(ctx, node.id, discovered, held)
             _bump_node(ctx, node.id, node_generation)
             return report, held
@@ -151,36 +159,46 @@ class ResourceTracker:
                 nodename,
                 domain,
             )
-        report["rewiped"] = self._rewipe_dirty(context, node, held, in_use)
+        report["rewiped"] = self.wipe_released(context, nodename, None, discovered)
         return report
 
-    def _rewipe_dirty(self, context, node, held, in_use):
-        """Wipe again namespaces whose wipe failed; free them when it works."""
-        namespaces = self._read(context, node, inventory.read_namespaces)
-        dirty = [
-            ns
-            for ns in namespaces
-            if ns.state == fields.HostResourceState.DIRTY
-            and ns.name not in held
-            and ns.name not in in_use
-        ]
-        if not dirty:
-            return []
-        devices = _resource_list(node.uuid, dirty)
-        failed = self.driver.wipe_pmem_namespaces([r.metadata for r in devices.objects])
-        cleaned = [ns.name for ns in dirty if ns.name not in failed]
-        self._in_transactions(
-            context,
-            lambda ctx: inventory.set_state(ctx, node.id, cleaned, _AVAILABLE),
-            node,
-            "",
+    def wipe_released(self, context, nodename, only=None, discovered=None):
+        """Wipe the node's released (dirty) namespaces that nothing can write
+        any more; the names that went back to the pool."""
+        node = self._node(context, nodename)
+        return wipe.wipe_dirty(
+            context, self.driver, self.conf, node, only, discovered
         )
-        return cleaned
 
     # -- claims --------------------------------------------------------------
 
     def instance_claim(self, context, instance, nodename, request_spec=None):
         """Claim the namespaces of a new instance on ``nodename``."""
+        return self._fresh_claim(
+            context,
+            instance,
+            nodename,
+            request_spec,
+            lambda ctx, node, res: writes.assign(ctx, instance, node, res),
+        )
+
+    def rebuild_claim(self, context, instance, nodename, request_spec=None):
+        """Claim afresh on ``nodename`` for a rebuild or an evacuation.
+
+        What the instance held before (on its old host, typically down) is
+        released in the same transaction: dirty, so it goes back to the pool
+        only once that host has wiped it, after its guest there is gone.
+        """
+
+        def write(ctx, node, res):
+            before = release.lock_holding(ctx, instance.uuid)
+            writes.assign(ctx, instance, node, res)
+            now = {(r.provider_uuid, r.identifier) for r in (res or [])}
+            release.mark_dirty(ctx, release.held_keys(before) - now)
+
+        return self._fresh_claim(context, instance, nodename, request_spec, write)
+
+    def _fresh_claim(self, context, instance, nodename, request_spec, write):
         resources = self._claim(
             context,
             instance,
@@ -188,18 +206,10 @@ class ResourceTracker:
             instance.flavor,
             request_spec,
             keeps_current=False,
-            write=lambda ctx, node, res: writes.assign(ctx, instance, node, res),
+            write=write,
         )
         writes.apply_assignment(instance, self.host, nodename, resources)
         return claims.Claim(self, context, instance, nodename, resources)
-
-    def rebuild_claim(self, context, instance, nodename, request_spec=None):
-        """Claim afresh on ``nodename`` for a rebuild or evacuation.
-
-        The instance's namespaces on its old host are left to that host: if the
-        guest is still there they are orphans and are never handed out.
-        """
-        return self.instance_claim(context, instance, nodename, request_spec)
 
     def resize_claim(
         self, context, instance, flavor, nodename, migration, request_spec=None
@@ -259,6 +269,7 @@ class ResourceTracker:
                 keeps_current,
             )
             chosen = self._choose(ctx, node, nodename, flavor, wanted, in_use, policy)
+            chosen = selection.in_request_order(chosen, _classes(labels))
             resources = _resource_list(node.uuid, chosen) if chosen else None
             write(ctx, node, resources)
             _bump_node(ctx, node.id, node_generation)
@@ -305,7 +316,10 @@ class ResourceTracker:
     def _free(self, ctx, node, in_use):
         """(all the node's namespaces, those a claim could take now)."""
         namespaces = inventory.read_namespaces(ctx, node.id)
-        held = usage.held_names(ctx, self.host, node.hypervisor_hostname, node.uuid)
+        devpaths = {ns.name: ns.devpath for ns in namespaces}
+        held = usage.held_names(
+            ctx, self.host, node.hypervisor_hostname, node.uuid, devpaths
+        )
         free = [
             ns
             for ns in namespaces
@@ -324,43 +338,40 @@ class ResourceTracker:
     # -- releases ------------------------------------------------------------
 
     def abort_instance_claim(self, context, instance, nodename):
-        """Undo a failed build: wipe and free its namespaces, unplace it."""
+        """Undo a failed build: release its namespaces (wiped), unplace it."""
         self._release(
-            context,
-            nodename,
-            lambda ctx: writes.read_resources(ctx, instance.uuid),
-            lambda ctx: writes.unassign(ctx, instance),
+            context, instance, nodename, lambda ctx, _: writes.unassign(ctx, instance)
         )
         writes.apply_assignment(instance, None, None, None)
 
     def delete_instance(self, context, instance, nodename):
-        """Wipe and free a deleted instance's namespaces, and soft-delete it."""
-        self._release(
-            context,
-            nodename,
-            lambda ctx: writes.read_resources(ctx, instance.uuid),
-            lambda ctx: writes.delete(ctx, instance),
+        """Soft-delete the instance and release every namespace it names, on
+        every node: its own, and both sides of a move in any state. Those on
+        this host are wiped now; {node id: [names]} of everything released
+        (other hosts wipe theirs in their periodic pass, or when asked)."""
+        return self._release(
+            context, instance, nodename, lambda ctx, _: writes.delete(ctx, instance)
         )
 
     def drop_move_claim_at_source(self, context, instance, migration):
-        """Confirm: wipe and free the old namespaces on the source."""
+        """Confirm: release (and wipe) the old namespaces on the source."""
         self._release(
             context,
+            instance,
             migration.source_node,
-            lambda ctx: writes.read_move(ctx, instance.uuid).old_resources,
-            lambda ctx: writes.finish_move(ctx, instance, "new", migration),
+            lambda ctx, held: writes.finish_move(ctx, instance, "new", migration),
         )
         instance.obj_reset_changes()
         instance.obj_load_attr("migration_context")
 
     def drop_move_claim_at_dest(self, context, instance, migration):
-        """Revert (or a failed move): wipe and free the new namespaces on the
-        destination; the instance is placed on the source with its old ones."""
+        """Revert (or a failed move): release (and wipe) the new namespaces on
+        the destination; the instance is placed on the source with its old ones."""
         self._release(
             context,
+            instance,
             migration.dest_node,
-            lambda ctx: writes.read_move(ctx, instance.uuid).new_resources,
-            lambda ctx: writes.finish_move(ctx, instance, "old", migration),
+            lambda ctx, held: writes.finish_move(ctx, instance, "old", migration),
         )
         for name in ("migration_context", "resources", "host", "node"):
             instance.obj_reset_changes([name])
@@ -381,44 +392,34 @@ class ResourceTracker:
         fresh = type(instance).get_by_uuid(context, instance.uuid, ["resources"])
         writes.apply_assignment(instance, fresh.host, fresh.node, fresh.resources)
 
-    def _release(self, context, nodename, read_held, write):
-        """Wipe what goes back to the pool, then release it in one transaction.
-
-        Wiping first, while the DB still holds the namespaces, means nobody can
-        be handed one before it is clean; one whose wipe fails is marked dirty and
-        stays out of the pool.
-        """
+    def _release(self, context, instance, nodename, change):
+        """Release in one transaction what ``change`` makes the instance stop
+        naming (marked dirty wherever it lives), then wipe what lies on
+        ``nodename``. Returns {node id: [names released]}."""
         node = self._node(context, nodename)
-        with db_api.context_manager.reader.using(context):
-            held = read_held(context)
-        mine = [r for r in (held or []) if r.provider_uuid == node.uuid]
-        failed = set()
+        describe = {"instance_uuid": instance.uuid, "node": nodename}
+        try:
+            released = release.release(
+                context, self.conf, instance.uuid, change, describe, self.last_claim
+            )
+        except exception.ComputeNodeNotFound:
+            self._nodes.pop(nodename, None)
+            raise
+        mine = released.get(node.id, [])
         if mine:
-            failed = set(self.driver.wipe_pmem_namespaces([r.metadata for r in mine]))
-        if failed:
-            LOG.error(
-                "Wiping namespaces %s on %s failed: they stay out of the free pool "
-                "(state 'dirty') until a later wipe succeeds.",
-                sorted(failed),
-                nodename,
-            )
-
-        def work(ctx):
-            node_generation = _lock_node(ctx, node.id)
-            write(ctx)
-            inventory.set_state(
-                ctx, node.id, sorted(failed), fields.HostResourceState.DIRTY
-            )
-            _bump_node(ctx, node.id, node_generation)
-
-        self._in_transactions(context, work, node, "")
-        return failed
+            wiped = self.wipe_released(context, nodename, only=set(mine))
+            left = sorted(set(mine) - set(wiped))
+            if left:
+                LOG.error(
+                    "Namespaces %s on %s were released but not wiped yet: they "
+                    "stay out of the free pool (state 'dirty') until a later "
+                    "wipe succeeds.",
+                    left,
+                    nodename,
+                )
+        return released
 
     # -- helpers -------------------------------------------------------------
-
-    def _read(self, context, node, fn):
-        with db_api.context_manager.reader.using(context):
-            return fn(context, node.id)
 
     def _in_transactions(self, context, work, node, instance_uuid, before=None):
         try:

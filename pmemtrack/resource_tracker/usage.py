@@ -14,19 +14,16 @@ import sqlalchemy as sa
 
 from pmemtrack import exception
 from pmemtrack.db import models
-from pmemtrack.objects import base
-from pmemtrack.objects import migration as migration_obj
-from pmemtrack.objects import migration_context as mc_obj
-from pmemtrack.objects import resource as resource_obj
+from pmemtrack.objects import instance as instance_obj
 
 _I = models.Instance.__table__
 _E = models.InstanceExtra.__table__
-_M = models.Migration.__table__
 
 
 @dataclasses.dataclass(frozen=True)
 class Holding:
-    """The namespaces one live instance holds, as (provider_uuid, name, class)."""
+    """The namespaces one live instance holds, each side a tuple of
+    (provider_uuid, name, resource class, devpath)."""
 
     instance_uuid: str
     project_id: str
@@ -34,65 +31,56 @@ class Holding:
     old: tuple
     new: tuple
 
-    def keys_on(self, provider_uuid):
-        """Names held on one node, each with the role that holds it."""
-        for role, held in (
-            ("instance", self.current),
-            ("old", self.old),
-            ("new", self.new),
-        ):
-            for provider, name, _ in held:
-                if provider == provider_uuid:
-                    yield name, role
-
     def count_by_class(self):
         """Quota use: per class, the larger of the two sides of a move."""
         counts = collections.Counter()
         for held in (self.current, self.old, self.new):
-            for rc, n in collections.Counter(rc for _, _, rc in held).items():
+            for rc, n in collections.Counter(rc for _, _, rc, _ in held).items():
                 counts[rc] = max(counts[rc], n)
         return counts
 
 
-def _triples(resource_list):
+def _quads(resource_list):
+    """(provider_uuid, name, resource class, devpath) of each resource."""
     if resource_list is None:
         return ()
     return tuple(
-        (r.provider_uuid, r.identifier, r.resource_class) for r in resource_list
+        (
+            r.provider_uuid,
+            r.identifier,
+            r.resource_class,
+            getattr(r.metadata, "devpath", None),
+        )
+        for r in resource_list
     )
 
 
+# Decoding is memoised by the blob's exact text; a blob that cannot be decoded
+# raises CorruptedBlob (never cached), whatever reads it.
 @functools.lru_cache(maxsize=65536)
-def _decode_resources(blob):
-    return _triples(base.decode(resource_obj.ResourceList, blob))
+def _decode_resources(instance_uuid, blob):
+    return _quads(instance_obj.decode_extra(instance_uuid, "resources", blob))
 
 
 @functools.lru_cache(maxsize=65536)
-def _decode_migration_context(blob):
-    context = base.decode(mc_obj.MigrationContext, blob)
-    old = context.old_resources if context.obj_attr_is_set("old_resources") else None
-    new = context.new_resources if context.obj_attr_is_set("new_resources") else None
-    return _triples(old), _triples(new)
+def _decode_migration_context(instance_uuid, blob):
+    move = instance_obj.decode_extra(instance_uuid, "migration_context", blob)
+    if move is None:
+        return (), ()
+    old = move.old_resources if move.obj_attr_is_set("old_resources") else None
+    new = move.new_resources if move.obj_attr_is_set("new_resources") else None
+    return _quads(old), _quads(new)
 
 
 def holding_from_row(row):
-    """Decode one (uuid, project_id, resources, migration_context) row."""
-    try:
-        current = _decode_resources(row.resources) if row.resources else ()
-    except ValueError as err:
-        raise exception.CorruptedBlob(
-            instance_uuid=row.uuid, column="instance_extra.resources", reason=str(err)
-        )
-    old = new = ()
-    if row.migration_context:
-        try:
-            old, new = _decode_migration_context(row.migration_context)
-        except ValueError as err:
-            raise exception.CorruptedBlob(
-                instance_uuid=row.uuid,
-                column="instance_extra.migration_context",
-                reason=str(err),
-            )
+    """Decode one (uuid, project_id, resources, migration_context) row.
+
+    Only SQL NULL means "holds nothing": an empty string, or anything else that
+    is not the JSON of the right object, raises CorruptedBlob, so a namespace is
+    never taken as free because its holder's row is unreadable.
+    """
+    current = _decode_resources(row.uuid, row.resources)
+    old, new = _decode_migration_context(row.uuid, row.migration_context)
     return Holding(row.uuid, row.project_id, current, old, new)
 
 
@@ -106,67 +94,81 @@ def _holdings_select():
 
 
 def _on_node_select():
-    """Live instances that may hold namespaces of (:host, :node): those placed
-    there, and those with a move in progress into or out of it."""
+    """Live instances whose blobs may name namespaces of (:host, :node): those
+    placed there, and every one with a move recorded in its blob (in progress,
+    failed or interrupted: its migration_context holds both sides until the
+    move is confirmed, reverted or recovered)."""
     # SELECT i.uuid, i.project_id, e.resources, e.migration_context
     #   FROM instances i JOIN instance_extra e ON e.instance_uuid = i.uuid
-    #  WHERE i.deleted = 0 AND (
-    #        (i.host = :host AND i.node = :node)
-    #     OR i.uuid IN (SELECT instance_uuid FROM migrations
-    #                    WHERE deleted = 0 AND status NOT IN (<finished>)
-    #                      AND ((source_compute = :host AND source_node = :node)
-    #                        OR (dest_compute = :host AND dest_node = :node))))
+    #  WHERE i.deleted = 0
+    #    AND ((i.host = :host AND i.node = :node)
+    #         OR e.migration_context IS NOT NULL)
     host, node = sa.bindparam("host"), sa.bindparam("node")
-    moving = sa.select(_M.c.instance_uuid).where(
-        _M.c.deleted == 0,
-        _M.c.status.not_in(migration_obj.FINISHED_STATUSES),
-        sa.or_(
-            sa.and_(_M.c.source_compute == host, _M.c.source_node == node),
-            sa.and_(_M.c.dest_compute == host, _M.c.dest_node == node),
-        ),
-    )
     return _holdings_select().where(
-        sa.or_(sa.and_(_I.c.host == host, _I.c.node == node), _I.c.uuid.in_(moving))
+        sa.or_(
+            sa.and_(_I.c.host == host, _I.c.node == node),
+            _E.c.migration_context.is_not(None),
+        )
     )
 
 
 # Built once: the claim runs it on every attempt.
 _ON_NODE = _on_node_select()
 _OF_PROJECT = _holdings_select().where(_I.c.project_id == sa.bindparam("project_id"))
+OF_INSTANCE = _holdings_select().where(_I.c.uuid == sa.bindparam("uuid"))
 
 
-def held_names(context, host, node, provider_uuid):
+def held_names(context, host, node, provider_uuid, devpaths=None):
     """name -> (instance_uuid, role) for every namespace of the node held.
 
-    The claim's hot path: one row per instance on the node, so the decoded
-    triples of each distinct pair of blobs are memoised as a whole.
+    ``devpaths`` (name -> the devpath discovery found) checks every holding
+    against the device actually behind the name: a blob that names a namespace
+    with another device's path is corrupted (a guest defined from it, or a wipe,
+    would hit another tenant's device), and raises CorruptedBlob.
     """
     held = {}
     rows = context.session.execute(_ON_NODE, {"host": host, "node": node}).all()
     for row in rows:
-        try:
-            triples = _held_triples(row.resources, row.migration_context)
-        except ValueError:
-            holding_from_row(row)  # raises CorruptedBlob naming row and column
-            raise
-        for provider, name, role in triples:
-            if provider == provider_uuid:
-                held[name] = (row.uuid, role)
+        for provider, name, role, devpath in _held_quads(
+            row.uuid, row.resources, row.migration_context
+        ):
+            if provider != provider_uuid:
+                continue
+            if devpaths is not None and devpaths.get(name, devpath) != devpath:
+                raise exception.CorruptedBlob(
+                    instance_uuid=row.uuid,
+                    column=_COLUMN_OF_ROLE[role],
+                    reason=f"it names namespace {name} with device {devpath}, but "
+                    f"the device of {name} is {devpaths[name]}",
+                )
+            held[name] = (row.uuid, role)
     return held
 
 
+_COLUMN_OF_ROLE = {
+    "instance": "instance_extra.resources",
+    "old": "instance_extra.migration_context",
+    "new": "instance_extra.migration_context",
+}
+
+
 @functools.lru_cache(maxsize=65536)
-def _held_triples(resources, migration_context):
-    """((provider_uuid, name, role), ...) held by one instance's blobs."""
-    current = _decode_resources(resources) if resources else ()
-    old, new = (
-        _decode_migration_context(migration_context) if migration_context else ((), ())
-    )
+def _held_quads(instance_uuid, resources, migration_context):
+    """((provider_uuid, name, role, devpath), ...) held by one instance's blobs;
+    memoised as a whole, as the claim reads every instance of the node."""
+    current = _decode_resources(instance_uuid, resources)
+    old, new = _decode_migration_context(instance_uuid, migration_context)
     return tuple(
-        (provider, name, role)
-        for role, triples in (("instance", current), ("old", old), ("new", new))
-        for provider, name, _ in triples
+        (provider, name, role, devpath)
+        for role, quads in (("instance", current), ("old", old), ("new", new))
+        for provider, name, _, devpath in quads
     )
+
+
+def holding_of_instance(context, instance_uuid):
+    """The Holding of one live instance, or None if it is gone."""
+    row = context.session.execute(OF_INSTANCE, {"uuid": instance_uuid}).first()
+    return None if row is None else holding_from_row(row)
 
 
 def holdings_of_project(context, project_id):

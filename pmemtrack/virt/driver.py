@@ -113,11 +113,30 @@ class ComputeDriver(abc.ABC):
 
     @abc.abstractmethod
     def wipe_pmem_namespaces(self, devices):
-        """Zero each LibvirtVPMEMDevice in ``devices``; return the names whose
-        wipe failed (they must not be handed out)."""
+        """Zero each device (name and devpath) in ``devices``, addressed by the
+        devpath discovery found for its name; return the names whose wipe
+        failed (they must not be handed out). The caller holds each one's
+        write fence (``pmem_exclusive``)."""
 
     @abc.abstractmethod
-    def copy_pmem_namespaces(self, context, pairs, dest_address, progress=None):
+    def pmem_exclusive(self, device):
+        """A context manager holding the device's write fence exclusively: no
+        data copy writes it while held, none may start later without a new
+        lease. Raises NamespaceBusy at once if a writer still runs."""
+
+    @abc.abstractmethod
+    def grant_pmem_write_lease(self, devices, token):
+        """Let the copy identified by ``token`` write these devices."""
+
+    @abc.abstractmethod
+    def revoke_pmem_write_lease(self, devices):
+        """End any copy's right to write these devices; NamespaceBusy if a
+        writer still runs."""
+
+    @abc.abstractmethod
+    def copy_pmem_namespaces(self, context, pairs, dest_address, progress=None,
+                             lease_token=None):  # fmt: skip
         """Copy each (old, new) LibvirtVPMEMDevice pair, old on this host and
-        new on ``dest_address`` (None: this host) and verify it; a result per
-        pair. Raises on any failure."""
+        new on ``dest_address`` (None: this host) and verify it, the writers
+        holding the leases granted for ``lease_token``; a result per pair.
+        Raises on any failure."""

@@ -5,8 +5,10 @@ was wiped) so tests can check the tracker against it.
 """
 
 import collections
+import contextlib
 import types
 
+from pmemtrack import exception
 from pmemtrack.resource_tracker import inventory
 from pmemtrack.virt import driver
 
@@ -28,6 +30,10 @@ class FakeDriver(driver.ComputeDriver):
         # instance uuid -> Nova power state.
         self.power = {}
         self.copies = []
+        # Namespace names a data copy still writes (their fence is held).
+        self.writers = set()
+        # Namespace name -> the token of the copy allowed to write it.
+        self.leases = {}
 
     def get_available_nodes(self, refresh=False):
         return sorted(self.namespaces)
@@ -123,7 +129,26 @@ class FakeDriver(driver.ComputeDriver):
                                 block_device_info=None, power_on=True):  # fmt: skip
         self._run(instance, instance.resources, migration.source_node)
 
-    def copy_pmem_namespaces(self, context, pairs, dest_address, progress=None):
+    @contextlib.contextmanager
+    def pmem_exclusive(self, device):
+        if device.name in self.writers:
+            raise exception.NamespaceBusy(
+                name=device.name, devpath=device.devpath, fence="(fake)"
+            )
+        self.leases.pop(device.name, None)
+        yield
+
+    def grant_pmem_write_lease(self, devices, token):
+        for device in devices:
+            self.leases[device.name] = token
+
+    def revoke_pmem_write_lease(self, devices):
+        for device in devices:
+            with self.pmem_exclusive(device):
+                pass
+
+    def copy_pmem_namespaces(self, context, pairs, dest_address, progress=None,
+                             lease_token=None):  # fmt: skip
         # What would be copied, as (old name, new name, destination).
         self.copies.extend((old.name, new.name, dest_address) for old, new in pairs)
         return []

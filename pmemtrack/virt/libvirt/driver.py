@@ -16,6 +16,7 @@ from pmemtrack import exception
 from pmemtrack.virt import driver
 from pmemtrack.virt.libvirt import config
 from pmemtrack.virt.libvirt import host as libvirt_host
+from pmemtrack.virt.libvirt import lease
 from pmemtrack.virt.libvirt import mover
 from pmemtrack.virt.libvirt import namespaces
 from pmemtrack.virt.libvirt import privileged
@@ -160,16 +161,43 @@ class LibvirtDriver(driver.ComputeDriver):
             if path in by_path
         }
 
+    def _discovered_device(self, device):
+        """The namespace discovery found under ``device.name``, provided the
+        given devpath is its device; None otherwise."""
+        found = {ns.name: ns for ns in self._namespaces}.get(device.name)
+        if found is None or found.devpath != device.devpath:
+            return None
+        return found
+
+    def check_devices(self, devices, instance_uuid, column):
+        """Raise unless each device is a discovered namespace at the devpath
+        discovery found for its name: a blob is never trusted to say which
+        device to give a guest (it could name another tenant's)."""
+        by_name = {ns.name: ns for ns in self._namespaces}
+        for device in devices:
+            found = by_name.get(device.name)
+            if found is None:
+                raise exception.UndiscoveredDevice(path=device.devpath)
+            if found.devpath != device.devpath:
+                raise exception.CorruptedBlob(
+                    instance_uuid=instance_uuid,
+                    column=column,
+                    reason=f"it names namespace {device.name} with device "
+                    f"{device.devpath}, but the device of {device.name} is "
+                    f"{found.devpath}",
+                )
+
     def wipe_pmem_namespaces(self, devices):
-        """Zero each device with daxio; return the names that failed."""
-        known = {ns.devpath for ns in self._namespaces}
+        """Zero each device with daxio; return the names that failed. The
+        caller holds each one's write fence (``pmem_exclusive``)."""
         failed = []
         for device in devices:
+            found = self._discovered_device(device)
             try:
-                if device.devpath not in known:
+                if found is None:
                     raise exception.UndiscoveredDevice(path=device.devpath)
-                self.tools.zero(device.devpath)
-                LOG.info("Wiped namespace %s (%s)", device.name, device.devpath)
+                self.tools.zero(found.devpath)
+                LOG.info("Wiped namespace %s (%s)", found.name, found.devpath)
             except (exception.CommandFailed, exception.UndiscoveredDevice) as err:
                 LOG.error(
                     "Wiping namespace %s failed; it stays out of the free pool "
@@ -180,9 +208,32 @@ class LibvirtDriver(driver.ComputeDriver):
                 failed.append(device.name)
         return failed
 
+    def _lease(self, device):
+        found = self._discovered_device(device)
+        if found is None:
+            raise exception.UndiscoveredDevice(path=device.devpath)
+        return self.tools.lease_path(found.devpath), found.name, found.devpath
+
+    def pmem_exclusive(self, device):
+        """Hold the namespace's write fence: no copy writes it meanwhile, and
+        none that starts later may (its lease is revoked). NamespaceBusy if a
+        writer still runs."""
+        return lease.exclusive(*self._lease(device))
+
+    def grant_pmem_write_lease(self, devices, token):
+        """Let the copy of move ``token`` write these (destination) devices."""
+        for device in devices:
+            lease.grant(*self._lease(device), token)
+
+    def revoke_pmem_write_lease(self, devices):
+        """End the copy's right to write; NamespaceBusy if a writer is left."""
+        for device in devices:
+            lease.revoke(*self._lease(device))
+
     # -- guests --------------------------------------------------------------
 
-    def _guest_xml(self, instance, resources):
+    def _guest_xml(self, instance, resources, column="instance_extra.resources"):
+        self.check_devices(_devices(resources), instance.uuid, column)
         cells = _numa_cells(instance)
         guest = config.Guest(
             name=domain_name(instance),
@@ -196,8 +247,9 @@ class LibvirtDriver(driver.ComputeDriver):
         config.check(guest)
         return config.to_xml(guest)
 
-    def _define_and_start(self, instance, resources, power_on=True):
-        domain = self.host.define(self._guest_xml(instance, resources))
+    def _define_and_start(self, instance, resources, power_on=True,
+                          column="instance_extra.resources"):  # fmt: skip
+        domain = self.host.define(self._guest_xml(instance, resources, column))
         if power_on:
             domain.create()
         return domain
@@ -301,13 +353,15 @@ class LibvirtDriver(driver.ComputeDriver):
             self._stop(domain)
         return "{}"
 
-    def copy_pmem_namespaces(self, context, pairs, dest_address, progress=None):
+    def copy_pmem_namespaces(self, context, pairs, dest_address, progress=None,
+                             lease_token=None):  # fmt: skip
         """Copy each (old, new) LibvirtVPMEMDevice pair, old on this host, new
         on ``dest_address`` (None: this host, no SSH); every copy is verified
-        before this returns. Raises CopyFailed."""
-        known = {ns.devpath for ns in self._namespaces}
+        before this returns. With ``lease_token`` the writers at the
+        destination hold the new namespaces' write leases (granted there for
+        this move). Raises CopyFailed."""
         for old, _new in pairs:
-            if old.devpath not in known:
+            if self._discovered_device(old) is None:
                 raise exception.UndiscoveredDevice(path=old.devpath)
         options = self.conf.migration
         settings = ssh.Settings.from_conf(options) if dest_address else None
@@ -318,6 +372,7 @@ class LibvirtDriver(driver.ComputeDriver):
             stall_timeout=options.stall_timeout,
             chunk_size=options.chunk_size,
             progress=progress,
+            lease_token=lease_token,
             **self.mover_options,
         ) as data_mover:
             return [data_mover.copy(old, new) for old, new in pairs]
@@ -330,7 +385,9 @@ class LibvirtDriver(driver.ComputeDriver):
         if migration.source_compute == migration.dest_compute:
             self._undefine(instance)
         try:
-            self._define_and_start(instance, resources, power_on)
+            self._define_and_start(
+                instance, resources, power_on, "instance_extra.migration_context"
+            )
         except Exception:
             self._undefine(instance)
             raise

@@ -14,6 +14,7 @@ the stream ends are always left out.
 
 import concurrent.futures
 import dataclasses
+import shlex
 import threading
 import time
 
@@ -80,6 +81,9 @@ class Mover:
     ``progress`` gets a ``Progress`` at most every ``progress_interval``
     seconds; ``before_verify(old, new)`` runs between the copy and the
     checksums; setting ``cancelled`` (an Event) stops a copy in progress.
+    With ``lease_token``, every writer at the destination runs under the
+    namespace's write lease (``lease.py``) and refuses to write once it no
+    longer holds that token.
     """
 
     def __init__(
@@ -93,6 +97,7 @@ class Mover:
         progress_interval=PROGRESS_INTERVAL,
         before_verify=None,
         cancelled=None,
+        lease_token=None,
     ):
         if dest is not None and ssh_settings is None:
             raise ValueError("a copy to another host needs ssh_settings")
@@ -105,6 +110,7 @@ class Mover:
         self.progress_interval = progress_interval
         self.before_verify = before_verify
         self.cancelled = cancelled or threading.Event()
+        self.lease_token = lease_token
         self.connection = None
         self.where = dest or "this host"
 
@@ -203,13 +209,15 @@ class Mover:
     def open_sink(self, devpath, offset, length):
         """A daxio writing its stdin into ``devpath`` from ``offset``."""
         args = ("-o", devpath, "-s", str(offset), "-l", str(length))
-        if self.connection is None:
+        if self.lease_token is None:
             argv = self.tools.argv("daxio", *args)
+        else:
+            argv = self.tools.fenced_daxio_argv(self.lease_token, devpath, *args)
+        if self.connection is None:
             return daxio_stream.LocalProcess(
                 argv, self.tools.env, self.stall_timeout, feed=True
             )
-        command = self.tools.remote_command("daxio", *args)
-        return self.connection.start(command, self.stall_timeout)
+        return self.connection.start(shlex.join(argv), self.stall_timeout)
 
     def _verify(self, old, new):
         self._connect()

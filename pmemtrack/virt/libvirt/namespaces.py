@@ -7,14 +7,17 @@ the entry that is wrong, because guessing would hand out the wrong device.
 
 import dataclasses
 import json
-import os
 import re
 
 from pmemtrack import exception
 from pmemtrack import resource_class
 from pmemtrack.resource_tracker import inventory
+from pmemtrack.virt.libvirt import discovery_checks as checks
 
 DEVDAX = "devdax"
+NDCTL = "ndctl list"
+DAXCTL = "daxctl list"
+BOTH = "ndctl list and daxctl list"
 _LABEL = re.compile(r"^[A-Za-z0-9_]+$")
 _NAME = re.compile(r"^[^|:,\s]+$")
 
@@ -39,91 +42,128 @@ def _load(text, command):
     if not text.strip():
         return []
     try:
-        data = json.loads(text)
-    except ValueError as err:
+        data = json.loads(text, object_pairs_hook=checks.no_duplicate_keys)
+    except (ValueError, RecursionError) as err:
         raise exception.DiscoveryOutputInvalid(command=command, reason=err)
     # Old ndctl versions and --human print a bare object for a single entry.
     if isinstance(data, dict):
         data = [data]
-    if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
+    if not isinstance(data, list):
         raise exception.DiscoveryOutputInvalid(
-            command=command, reason="expected a JSON array of objects"
+            command=command,
+            reason=f"expected a JSON array of objects, not {checks.shown(data)}",
         )
+    for number, entry in enumerate(data, 1):
+        if not isinstance(entry, dict):
+            raise exception.DiscoveryOutputInvalid(
+                command=command,
+                reason=f"expected a JSON array of objects; entry #{number} is "
+                f"{checks.shown(entry)}",
+            )
     return data
 
 
-def _first_device(namespace):
-    devices = (namespace.get("daxregion") or {}).get("devices") or [{}]
-    return devices[0]
+def _describe(found):
+    return checks.describe(found.dev, found.name, found.chardev)
 
 
-def _node(*candidates):
-    for value in candidates:
-        if isinstance(value, int) and value >= 0:
-            return value
-    return None
+def _namespace(ns, number, device_dir):
+    """One ``ndctl list`` entry as ``Found``, and every chardev it holds."""
+    where = checks.Where(NDCTL, f"namespace #{number}")
+    name = where.optional(ns, "name", checks.TEXT)
+    if name:
+        where = where.known_as(f"namespace #{number} (name {name!r})")
+    dev = where.required(ns, "dev", checks.IDENTIFIER)
+    # An empty name is no name: ndctl then names the namespace by its dev.
+    name = name or dev
+    where = where.known_as(checks.describe(dev, name, None))
+    region = where.optional(ns, "daxregion", checks.OBJECT) or {}
+    where.optional(region, "size", checks.BYTES, "daxregion.")
+    entries = where.optional(region, "devices", checks.OBJECTS, "daxregion.") or []
+    devices = [
+        where.device(entry, device_dir, f"daxregion.devices[{index}].")
+        for index, entry in enumerate(entries)
+    ]
+    first = devices[0] if devices else checks.NO_DEVICE
+    ns_size = where.optional(ns, "size", checks.BYTES)
+    ns_align = where.optional(ns, "align", checks.BYTES)
+    region_align = where.optional(region, "align", checks.BYTES, "daxregion.")
+    # The dax device is a little smaller than its namespace (the page map).
+    size = first.size or ns_size
+    if size is None:
+        where.missing("size", checks.BYTES)
+    found = Found(
+        name=name,
+        devpath=first.devpath or "",
+        size=size,
+        # Absent everywhere means unknown (0), not refused.
+        align=ns_align or region_align or 0,
+        mode=where.optional(ns, "mode", checks.TEXT) or "",
+        numa_node=checks.node(
+            where.optional(ns, "numa_node", checks.NODE),
+            where.optional(ns, "target_node", checks.NODE),
+            first.numa_node,
+        ),
+        uuid=where.optional(ns, "uuid", checks.TEXT),
+        dev=dev,
+        chardev=first.chardev,
+    )
+    return found, [device.chardev for device in devices]
 
 
 def parse_ndctl(text, device_dir="/dev"):
-    """Namespaces from ``ndctl list -X -v``; named by ``name``, else ``dev``."""
-    found = []
-    for ns in _load(text, "ndctl list"):
-        device = _first_device(ns)
-        chardev = device.get("chardev")
-        region = ns.get("daxregion") or {}
-        try:
-            found.append(
-                Found(
-                    name=ns.get("name") or ns["dev"],
-                    devpath=os.path.join(device_dir, chardev) if chardev else "",
-                    size=int(device.get("size") or ns["size"]),
-                    align=int(ns.get("align") or region.get("align") or 0),
-                    mode=ns.get("mode", ""),
-                    numa_node=_node(
-                        ns.get("numa_node"),
-                        ns.get("target_node"),
-                        device.get("target_node"),
-                    ),
-                    uuid=ns.get("uuid"),
-                    dev=ns.get("dev"),
-                    chardev=chardev,
-                )
-            )
-        except (KeyError, TypeError, ValueError) as err:
-            raise exception.DiscoveryOutputInvalid(
-                command="ndctl list", reason=f"namespace {ns!r}: bad or missing {err}"
-            )
+    """Namespaces from ``ndctl list -X -v``; named by ``name``, else ``dev``.
+
+    Every entry is checked, not only those the config picks: a broken or
+    contradictory listing is a reason to trust none of it."""
+    found, chardevs = [], []
+    for number, ns in enumerate(_load(text, NDCTL), 1):
+        item, held = _namespace(ns, number, device_dir)
+        found.append(item)
+        chardevs.extend((_describe(item), chardev) for chardev in held)
+    # One chardev in two namespaces would put two guests on one device.
+    checks.unique(NDCTL, chardevs, "chardev")
+    checks.unique(NDCTL, [(_describe(f), f.dev) for f in found], "dev")
+    # The config picks by name; with two owners it would pick at random.
+    checks.unique(NDCTL, [(_describe(f), f.name) for f in found], "name")
     return found
 
 
 def parse_daxctl(text, device_dir="/dev"):
     """Dax devices from ``daxctl list`` (CXL memory among them), named by chardev."""
     found = []
-    for dev in _load(text, "daxctl list"):
-        try:
-            chardev = dev["chardev"]
-            found.append(
-                Found(
-                    name=chardev,
-                    devpath=os.path.join(device_dir, chardev),
-                    size=int(dev["size"]),
-                    align=int(dev.get("align") or 0),
-                    mode=dev.get("mode", DEVDAX),
-                    numa_node=_node(dev.get("numa_node"), dev.get("target_node")),
-                    chardev=chardev,
-                )
+    for number, entry in enumerate(_load(text, DAXCTL), 1):
+        where = checks.Where(DAXCTL, f"device #{number}")
+        chardev = where.required(entry, "chardev", checks.CHARDEV)
+        where = where.known_as(checks.describe(None, chardev, chardev))
+        device = where.device(entry, device_dir, size_required=True)
+        found.append(
+            Found(
+                name=chardev,
+                devpath=device.devpath,
+                size=device.size,
+                align=device.align or 0,
+                # Old daxctl prints no mode: devdax was the only one. A null
+                # mode stays unknown, and select refuses it.
+                mode=device.mode if "mode" in entry else DEVDAX,
+                numa_node=device.numa_node,
+                chardev=chardev,
             )
-        except (KeyError, TypeError, ValueError) as err:
-            raise exception.DiscoveryOutputInvalid(
-                command="daxctl list", reason=f"device {dev!r}: bad or missing {err}"
-            )
+        )
+    checks.unique(DAXCTL, [(_describe(f), f.chardev) for f in found], "chardev")
     return found
 
 
 def merge(from_ndctl, from_daxctl):
-    """ndctl's view wins: daxctl also lists the devices behind namespaces."""
+    """ndctl's view wins: daxctl also lists the devices behind namespaces.
+
+    A daxctl device with the chardev of a namespace is that namespace's device
+    and is dropped. Any other must not take the name of a namespace, or the
+    config could not tell which of the two it means."""
     known = {f.chardev for f in from_ndctl if f.chardev}
-    return from_ndctl + [f for f in from_daxctl if f.chardev not in known]
+    merged = from_ndctl + [f for f in from_daxctl if f.chardev not in known]
+    checks.unique(BOTH, [(_describe(f), f.name) for f in merged], "name")
+    return merged
 
 
 def parse_config(entries):

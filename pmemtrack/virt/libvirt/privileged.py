@@ -13,6 +13,7 @@ import sys
 from oslo_log import log as logging
 
 from pmemtrack import exception
+from pmemtrack.virt.libvirt import lease
 
 LOG = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class Tools:
         self.simulated = pmem_conf.backend == "simulated"
         self.command_timeout = pmem_conf.command_timeout
         self.wipe_timeout = pmem_conf.wipe_timeout
+        self.lease_dir = pmem_conf.lease_dir
         if self.simulated:
             self.root = os.path.abspath(pmem_conf.simulated_path)
             self.env = {SIMULATED_ENV: self.root}
@@ -88,6 +90,23 @@ class Tools:
         where the tools live at the same paths. (The simulated daxio finds the
         other host's simulated world from the device path it is given.)"""
         return shlex.join(self.argv(tool, *args))
+
+    def lease_path(self, devpath):
+        """The write lease of the dax device at ``devpath``, on its own host."""
+        chardev = os.path.basename(devpath)
+        if self.simulated:
+            # The world of the device's own host: a destination's simulated
+            # devices live under that host's root, not this one's.
+            return os.path.join(os.path.dirname(os.path.dirname(devpath)),
+                                "leases", chardev)  # fmt: skip
+        return os.path.join(self.lease_dir, chardev)
+
+    def fenced_daxio_argv(self, token, devpath, *args):
+        """daxio writing ``devpath``, only while the device's lease holds
+        ``token``."""
+        return lease.writer_argv(
+            self.lease_path(devpath), token, self.argv("daxio", *args)
+        )
 
     def ndctl_list(self):
         # -X: devdax namespaces only; -v adds numa_node.

@@ -14,7 +14,9 @@ world kept here under one root directory:
 ``root/dev/<chardev>``
     One sparse regular file per dax character device, exactly as large as the
     device. Namespaces in other modes and devices in system-ram mode have no
-    character device, so they get no file either.
+    character device, so they get no file either. They hold guest data: the
+    files are 0600 and the directories this module creates 0700, whatever the
+    umask.
 
 The JSON files are replaced atomically, so a stand-in running at the same time
 as a change reads either the old or the new world, never half of one.
@@ -33,6 +35,11 @@ NDCTL_FILE = "ndctl.json"
 DAXCTL_FILE = "daxctl.json"
 DEV_DIR = "dev"
 LOCK_FILE = ".lock"
+
+# Guest data is the owner's alone, as on a real host where /dev/daxN.M is
+# root's: an umask (022 by default) would leave it readable by every user.
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
 
 DEFAULT_ALIGN = 2 * 1024 * 1024
 NAMESPACE_MODES = ("devdax", "fsdax", "raw", "sector")
@@ -53,9 +60,27 @@ def environment(root):
     return {ENV_VAR: _abs(root)}
 
 
+def makedirs_private(path):
+    """Create ``path`` and its missing parents 0700, whatever the umask.
+    Returns True if ``path`` itself was created here."""
+    if os.path.isdir(path):
+        return False
+    parent = os.path.dirname(path)
+    if parent != path:
+        makedirs_private(parent)
+    try:
+        os.mkdir(path, PRIVATE_DIR)
+    except FileExistsError:
+        # Made at the same moment by another process, which sets its mode.
+        return False
+    # mkdir's mode went through the umask, which may have kept too little.
+    os.chmod(path, PRIVATE_DIR)
+    return True
+
+
 def ensure_root(root):
     """Create ``root`` and its device directory if they are missing."""
-    os.makedirs(os.path.join(_abs(root), DEV_DIR), exist_ok=True)
+    makedirs_private(os.path.join(_abs(root), DEV_DIR))
 
 
 def device_path(root, chardev):
@@ -220,10 +245,16 @@ def _next_index(taken, region, prefixes):
 
 def _create_device_file(root, chardev, size):
     path = device_path(root, chardev)
-    # 'x': an existing file means the world and dev/ disagree; never reuse it.
-    with open(path, "xb") as f:
+    # O_EXCL: an existing file means the world and dev/ disagree; never reuse it.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    fd = os.open(path, flags, PRIVATE_FILE)
+    try:
+        # The mode went through the umask, which may have kept too little.
+        os.fchmod(fd, PRIVATE_FILE)
         # Sparse: the size is reserved, no bytes are written.
-        f.truncate(size)
+        os.ftruncate(fd, size)
+    finally:
+        os.close(fd)
     return path
 
 

@@ -6,11 +6,15 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.parse
 import uuid
 
 BINDIR = os.path.dirname(sys.executable)
 MANAGE = shutil.which("pmemtrack-manage", path=BINDIR)
 STATUS = shutil.which("pmemtrack-status", path=BINDIR)
+PMEMTRACK = shutil.which("pmemtrack", path=BINDIR)
+# What the embedded default logs when it cannot run its loopback sshd.
+NO_SSHD = "No loopback sshd"
 _TEST_URI = "test://"
 
 
@@ -43,6 +47,33 @@ def host_sections(manager, url, namespaces=None):
         },
         "libvirt": {"connection_uri": conf.libvirt.connection_uri},
     }
+
+
+def embedded_env(home):
+    """The environment of an operator whose home is ``home``: no
+    ~/pmemtrack.conf or PMEMTRACK_STATE_DIR of the machine's user is read."""
+    env = dict(os.environ)
+    env.pop("PMEMTRACK_STATE_DIR", None)
+    env["HOME"] = env["TMPDIR"] = str(home)
+    return env
+
+
+def under_umask(argv, umask):
+    """``argv`` run by a shell that first sets ``umask``, as an operator's
+    shell may, whatever this test process's umask is."""
+    return ["sh", "-c", f'umask {umask:04o} && exec "$@"', "sh", *map(str, argv)]
+
+
+def embedded(state, *args, home, umask=0o022):
+    """``pmemtrack --state-dir STATE ARGS...`` as a process under ``umask``,
+    for an operator whose home is ``home``."""
+    return subprocess.run(
+        under_umask([PMEMTRACK, "--state-dir", state, *args], umask),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=embedded_env(home),
+    )
 
 
 def run(script, conf, *args):
@@ -81,7 +112,8 @@ def show_guest_to_other_processes(manager, xml):
     """libvirt's test driver builds a private hypervisor from its node file on
     every connection, <domain> children included: a guest written there is
     one the CLI's own connection sees."""
-    path = manager.conf.libvirt.connection_uri[len(_TEST_URI) :]
+    # The URI percent-encodes the path (deployment.libvirt_test_uri).
+    path = urllib.parse.unquote(manager.conf.libvirt.connection_uri[len(_TEST_URI) :])
     with open(path) as f:
         text = f.read()
     # The last </node> closes the file; guests have <node> elements too.

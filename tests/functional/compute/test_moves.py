@@ -7,65 +7,16 @@ import pytest
 
 from pmemtrack import exception
 from pmemtrack import objects
-from pmemtrack.compute import api as compute_api
 from pmemtrack.virt.libvirt import mover
 from tests.fixtures import hosts
-from tests.fixtures.sshd import sshd_server  # noqa: F401 (fixture)
+from tests.functional.compute import cloud as cloud_fixture
 
-MiB = 1024 * 1024
-RUNNING, SHUTDOWN = 1, 4
-
-
-class Cloud:
-    def __init__(self, ctx, tmp_path, server, sizes=None):
-        sizes = sizes or {}
-        self.ctx = ctx
-        self.managers = {
-            name: hosts.make_host(
-                tmp_path,
-                name,
-                {"SMALL": 2, "BIG": 2},
-                size=sizes.get(name, 8 * MiB),
-                **hosts.ssh_options(server),
-            )
-            for name in ("compute1", "compute2")
-        }
-        for manager in self.managers.values():
-            manager.init_host(ctx)
-        self.api = compute_api.ComputeAPI(self.managers)
-
-    def boot(self, pmem, host="compute1"):
-        return self.api.create(self.ctx, hosts.flavor(pmem), host, "project-a")
-
-    def driver(self, host):
-        return self.managers[host].driver
-
-    def free(self, host):
-        tracker = self.managers[host].tracker
-        return sorted(ns.name for ns in tracker.free_namespaces(self.ctx, host))
-
-
-@pytest.fixture
-def cloud(ctx, tmp_path, sshd_server):  # noqa: F811
-    return Cloud(ctx, tmp_path, sshd_server)
-
-
-def devpaths(resources):
-    return [r.metadata.devpath for r in resources.objects]
-
-
-def fill(instance, seed=b"A"):
-    """Distinct data in each of the instance's namespaces; returns it."""
-    written = {}
-    for i, path in enumerate(devpaths(instance.resources)):
-        data = os.urandom(3 * MiB) + seed * MiB + bytes([i]) * 100
-        hosts.write_device(path, data, offset=MiB)
-        written[path] = hosts.read_device(path)
-    return written
-
-
-def is_zero(path):
-    return not hosts.read_device(path).strip(b"\x00")
+MiB = cloud_fixture.MiB
+RUNNING, SHUTDOWN = cloud_fixture.RUNNING, cloud_fixture.SHUTDOWN
+Cloud = cloud_fixture.Cloud
+devpaths = cloud_fixture.devpaths
+fill = cloud_fixture.fill
+is_zero = cloud_fixture.is_zero
 
 
 def assert_back_on_source(cloud, instance, old_data):
@@ -181,7 +132,7 @@ def test_an_old_destination_refuses_the_copy_before_anything_changes(cloud):
     assert devpaths(stored.resources) == list(old_data)
 
 
-def test_a_smaller_new_namespace_fails_before_any_copy(ctx, tmp_path, sshd_server):  # noqa: F811
+def test_a_smaller_new_namespace_fails_before_any_copy(ctx, tmp_path, sshd_server):
     cloud = Cloud(ctx, tmp_path, sshd_server, sizes={"compute2": 4 * MiB})
     instance = cloud.boot("SMALL")
     fill(instance)
@@ -234,7 +185,7 @@ def test_a_corrupted_byte_fails_the_checksum_and_rolls_back(cloud):
     )
 
 
-def test_a_connection_killed_mid_copy_rolls_back(ctx, tmp_path, sshd_server):  # noqa: F811
+def test_a_connection_killed_mid_copy_rolls_back(ctx, tmp_path, sshd_server):
     cloud = Cloud(ctx, tmp_path, sshd_server, sizes={"compute1": 64 * MiB,
                                                     "compute2": 64 * MiB})  # fmt: skip
     instance = cloud.boot("SMALL")

@@ -258,7 +258,8 @@ def test_relabelling_or_removing_a_held_namespace_keeps_the_claim(cloud, ctx):
     with pytest.raises(exception.ComputeResourcesUnavailable):
         cloud.boot("compute1", "LARGE,LARGE")
 
-    driver.namespaces["compute1"] = driver.namespaces["compute1"][1:]
+    relabelled = list(driver.namespaces["compute1"])
+    driver.namespaces["compute1"] = relabelled[1:]
     report = tracker.update_available_resource(ctx, "compute1")
     assert report["unavailable"] == ["ns0"]
     assert names(_reloaded(ctx, instance).resources) == ["ns0"]
@@ -272,7 +273,14 @@ def test_relabelling_or_removing_a_held_namespace_keeps_the_claim(cloud, ctx):
     assert row.state == "unavailable"
     cloud.delete(instance)
     report = tracker.update_available_resource(ctx, "compute1")
-    assert report["removed"] == ["ns0"]
+    # Released but never wiped (it is not there to wipe): the row stays,
+    # dirty, so the namespace cannot come back with the tenant's data.
+    assert (report["removed"], report["kept_dirty"]) == ([], ["ns0"])
+    driver.namespaces["compute1"] = relabelled
+    report = tracker.update_available_resource(ctx, "compute1")
+    assert report["rewiped"] == ["ns0"]
+    assert ("/dev/dax0.0", "ns0") in driver.wiped
+    assert cloud.free("compute1") == ["ns0", "ns1"]
 
 
 def test_failed_wipe_keeps_the_namespace_out_until_a_wipe_works(cloud, ctx):

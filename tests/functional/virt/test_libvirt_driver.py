@@ -176,6 +176,24 @@ def test_a_malformed_namespaces_option_stops_init_host(compute, tmp_path):
     assert "'SMALL compute1-ns0' doesn't match regex" in str(err.value)
 
 
+def test_two_namespaces_on_one_chardev_stop_init_host(compute):
+    # A namespace nobody configured that claims compute1-ns0's device: two
+    # guests could end up on one /dev/daxX.Y, so nothing is trusted.
+    root = compute.conf.pmem.simulated_path
+    listed = simulated.load_namespaces(root)
+    owner = next(ns for ns in listed if ns.get("name") == "compute1-ns0")
+    chardev = owner["daxregion"]["devices"][0]["chardev"]
+    impostor = dict(owner, dev="namespace9.0", name="stray", uuid="u-stray")
+    simulated.write_namespaces(root, [*listed, impostor])
+    driver = type(compute.driver)(conf=compute.conf)
+    with pytest.raises(exception.DiscoveryOutputInvalid) as err:
+        driver.init_host("compute1")
+    assert (
+        f"namespace 'namespace9.0' (name 'stray'): chardev {chardev!r} is also "
+        f"the chardev of namespace {owner['dev']!r} (name 'compute1-ns0')"
+    ) in str(err.value)
+
+
 def test_a_restarted_hypervisor_gets_its_guests_back_with_their_data(compute, ctx):
     running = hosts.new_instance(ctx, "LARGE")
     compute.build_and_run_instance(ctx, running)

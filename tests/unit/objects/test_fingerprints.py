@@ -18,7 +18,7 @@ EXPECTED = {
     "Instance": "1.0-5da94cf8c82ea75a8015bdea16e02307",
     "InstanceList": "1.0-15ecf022a68ddbb8c2a6739cfc9f8f5e",
     "LibvirtVPMEMDevice": "1.0-17ffaf47585199eeb9a2b83d6bde069f",
-    "Migration": "1.0-5d764e458394b3b75cba7d1debf43b32",
+    "Migration": "1.1-03d636f3b7fb289a32a60f98eeb4d3c7",
     "MigrationContext": "1.2-0148f1b1038d562e4f3928aff38e4a81",
     "MigrationList": "1.0-15ecf022a68ddbb8c2a6739cfc9f8f5e",
     "QuotaLimit": "1.0-d47f18014ff5511d3d009f3842f66432",

@@ -6,6 +6,7 @@ tests hold them to the real tools' output, exit codes and messages.
 
 import json
 import os
+import stat
 import subprocess
 import sys
 
@@ -78,6 +79,36 @@ def test_create_namespace_makes_a_sparse_device_file(root):
     assert st.st_size == 4 * MiB
     assert st.st_blocks * 512 < 4 * MiB
     assert simulated.load(root).namespaces == [entry]
+
+
+_CREATE_WORLD = """
+import sys
+from pmemtrack.virt.libvirt import simulated
+simulated.create_namespace(sys.argv[1], "ns0", 4 * 1024 * 1024)
+simulated.create_dax_device(sys.argv[1], 4 * 1024 * 1024)
+"""
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o022, 0o077], ids=oct)
+def test_device_files_and_their_directories_are_private(tmp_path, umask):
+    # Guest data: the owner's alone whatever the umask of the process that
+    # creates the world, here a process of its own.
+    root = tmp_path / "a" / "pmem"
+    script = f'umask {umask:04o} && exec "$@"'
+    argv = [sys.executable, "-c", _CREATE_WORLD, str(root)]
+    subprocess.run(["sh", "-c", script, "sh", *argv], check=True, timeout=60)
+
+    def mode(path):
+        return stat.S_IMODE(os.stat(path).st_mode)
+
+    dirs = [tmp_path / "a", root, root / simulated.DEV_DIR]
+    assert [oct(mode(d)) for d in dirs] == ["0o700"] * 3
+    devices = sorted(os.listdir(root / simulated.DEV_DIR))
+    assert devices == ["dax0.0", "dax10.0"]
+    assert {mode(root / simulated.DEV_DIR / d) for d in devices} == {0o600}
+    # The lists name devices and hold no guest data: readable by the tools,
+    # whoever runs them.
+    assert mode(root / simulated.NDCTL_FILE) == 0o644
 
 
 def test_create_namespace_numbers_within_the_region(root):

@@ -1,0 +1,87 @@
+"""Confirm, revert and delete of one resized instance from three processes at
+once, on every backend: at most one of confirm and revert wins, the others are
+refused in one line, and nothing still in use is wiped."""
+
+import multiprocessing
+
+import pytest
+
+from pmemtrack import objects
+from tests.fixtures import hosts
+from tests.functional.compute import lifecycle_racer
+from tests.functional.compute.cloud import devpaths
+from tests.functional.compute.cloud import fill
+from tests.functional.compute.cloud import is_zero
+
+SPAWN = multiprocessing.get_context("spawn")
+ACTIONS = ("confirm", "revert", "delete")
+# What a loser may be told: busy, already confirmed/reverted, or gone.
+LOSING = ("is busy", "has no finished resize", "could not be found")
+
+
+def _race(cloud, db_engine, tmp_path, server, instance):
+    url = db_engine.url.render_as_string(hide_password=False)
+    barrier = SPAWN.Barrier(len(ACTIONS))
+    results = SPAWN.Queue()
+    processes = [
+        SPAWN.Process(
+            target=lifecycle_racer.act,
+            args=(
+                url,
+                str(tmp_path),
+                hosts.ssh_options(server),
+                action,
+                instance.uuid,
+                barrier,
+                results,
+            ),
+        )  # fmt: skip
+        for action in ACTIONS
+    ]
+    for process in processes:
+        process.start()
+    outcomes = {}
+    for _ in processes:
+        action, result, detail = results.get(timeout=300)
+        outcomes[action] = (result, detail)
+    for process in processes:
+        process.join(timeout=60)
+        assert process.exitcode == 0
+    return outcomes
+
+
+@pytest.mark.parametrize("round_", range(2))
+def test_confirm_revert_and_delete_at_once(cloud, db_engine, tmp_path, sshd_server,
+                                           round_):  # fmt: skip
+    instance = cloud.boot("SMALL")
+    [(old_path, old_data)] = fill(instance).items()
+    cloud.api.resize(cloud.ctx, instance, hosts.flavor("BIG"), "compute2", True)
+    [new_path] = devpaths(instance.resources)
+    new_data = hosts.read_device(new_path)
+
+    outcomes = _race(cloud, db_engine, tmp_path, sshd_server, instance)
+
+    won = {action for action, (result, _) in outcomes.items() if result == "won"}
+    for result, detail in outcomes.values():
+        assert result != "error", detail
+        if result == "refused":
+            assert any(text in detail for text in LOSING), detail
+    assert won and not {"confirm", "revert"} <= won, outcomes
+    if "delete" in won:
+        with pytest.raises(Exception, match="could not be found"):
+            objects.Instance.get_by_uuid(cloud.ctx, instance.uuid)
+        assert is_zero(old_path) and is_zero(new_path)
+    elif "confirm" in won:
+        assert hosts.read_device(new_path) == new_data
+        assert is_zero(old_path)
+    else:
+        assert hosts.read_device(old_path) == old_data
+        assert is_zero(new_path)
+    stored = {
+        r.identifier for i in objects.InstanceList.get_all(cloud.ctx, ["resources"])
+        for r in i.resources or []
+    }  # fmt: skip
+    for host in ("compute1", "compute2"):
+        for ns in cloud.driver(host).get_pmem_namespaces(host):
+            if ns.name not in stored and ns.name in cloud.free(host):
+                assert is_zero(ns.devpath)
