@@ -18,6 +18,7 @@ from pmemtrack import exception
 from pmemtrack import flavors
 from pmemtrack import objects
 from pmemtrack.cmd import common
+from pmemtrack.cmd import migrations
 from pmemtrack.cmd import output
 from pmemtrack.cmd import progress_bar
 from pmemtrack.conf import CONF
@@ -166,6 +167,50 @@ def _reboot(found, context, instance):
     found.api.reboot(context, instance, kind)
 
 
+def migration_list():
+    _found, context = _open_deployment()
+    output.emit(migrations.COLUMNS, migrations.rows(context), CONF.command.format)
+
+
+def migration_recover():
+    found, context = _open_deployment()
+    migration = migrations.recover(
+        context,
+        CONF,
+        CONF.command.migration_uuid,
+        lambda _: found.managers,
+        force=CONF.command.force,
+    )
+    output.emit(
+        ("Migration", "Instance", "Status"),
+        [(migration.uuid, migration.instance_uuid, migration.status)],
+        CONF.command.format,
+        single=True,
+    )
+
+
+def _migration_parsers(subparsers):
+    migration = subparsers.add_parser("migration", help="Resizes and migrations.")
+    actions = migration.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    listing = actions.add_parser(
+        "list", help="Moves in flight, with their step and age."
+    )
+    listing.set_defaults(func=migration_list)
+    recover = actions.add_parser(
+        "recover", help="Roll back a move whose process died."
+    )
+    recover.add_argument("migration_uuid", metavar="MIGRATION")
+    recover.add_argument(
+        "--force",
+        action="store_true",
+        help="Also a move updated within [migration] recovery_timeout.",
+    )
+    recover.set_defaults(func=migration_recover)
+    for parser in (listing, recover):
+        output.add_format_argument(parser)
+
+
 def add_command_parsers(subparsers):
     demo = subparsers.add_parser("demo", help="Run the operator's story end to end.")
     output.add_format_argument(demo)
@@ -174,6 +219,7 @@ def add_command_parsers(subparsers):
     actions = server.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
     _server_parsers(actions)
+    _migration_parsers(subparsers)
 
 
 def _server_parsers(actions):

@@ -15,9 +15,9 @@ apart); in the same round OpenSSH streams the same device file:
 ratio >= 0.9; the 90%-zero namespace copied at least 3x faster than the
 random one.
 
-    python benchmarks/copy.py                       # 1 GiB, medians of 3
-    python benchmarks/copy.py --size 64M --repeat 1 # quick, < 30 s
-    python benchmarks/copy.py --json                # rows for machines
+    python benchmarks/copy_bench.py                       # 1 GiB, medians of 3
+    python benchmarks/copy_bench.py --size 64M --repeat 1 # quick, < 30 s
+    python benchmarks/copy_bench.py --json                # rows for machines
 """
 
 import argparse
@@ -35,8 +35,7 @@ import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-# This file is named copy.py: with its directory on the path, the standard
-# library's "import copy" (dataclasses, paramiko...) would load it instead.
+# The project root, for running from a checkout without installing.
 sys.path[:] = [ROOT, *(p for p in sys.path if os.path.abspath(p) != HERE)]
 
 from pmemtrack import loopback_sshd as sshd  # noqa: E402
