@@ -5,7 +5,6 @@ Checks that can fail without changing anything run first: an unknown host, a
 destination too old to receive copied data, a flavor without the labels.
 """
 
-import contextlib
 import uuid
 
 from oslo_log import log as logging
@@ -14,8 +13,8 @@ from pmemtrack import conf as pmt_conf
 from pmemtrack import exception
 from pmemtrack import objects
 from pmemtrack import version
-from pmemtrack.compute import recovery
 from pmemtrack.compute import states
+from pmemtrack.compute import task
 
 LOG = logging.getLogger(__name__)
 # Claims refused up front: nothing was placed or started.
@@ -41,17 +40,6 @@ def request_spec(instance, flavor):
     spec.obj_set_defaults()
     return spec
 
-# Why an operation refuses an instance in another vm_state.
-_NEEDS = {
-    "move": "it is {}; only an active instance moves",
-    "confirm": "it has no finished resize or migration waiting (it is {})",
-    "revert": "it has no finished resize or migration waiting (it is {})",
-    "stop": "it is {}; only an active instance can be stopped",
-    "start": "it is {}; only a stopped instance can be started",
-    "reboot": "it is {}; only an active or stopped instance can be rebooted",
-    "evacuate": "it is {}; only an active or stopped instance can be evacuated",
-}
-
 
 class ComputeAPI:
     def __init__(self, managers):
@@ -70,55 +58,13 @@ class ComputeAPI:
                 host=host, known=", ".join(sorted(self.managers)) or "none"
             )
 
-    # -- one operation at a time ------------------------------------------------
-
-    @contextlib.contextmanager
     def _taken(self, context, instance, task_state, action, vm_states=None):
-        """Hold ``instance`` for one operation: its task_state goes from None
-        to ``task_state`` in a compare-and-update, so a second operation at
-        the same time is refused (UnexpectedTaskStateError) before anything
-        is changed; an operation abandoned by a dead process is rolled back
-        first. Given back (None) when the operation ends, failed or not."""
-        try:
-            self._take(instance, task_state, action, vm_states)
-        except exception.UnexpectedTaskStateError:
-            conf = self._conf_of(instance)
-            if not recovery.recover_abandoned(context, conf, instance, self.managers):
-                raise
-            instance.refresh()
-            self._take(instance, task_state, action, vm_states)
-        try:
-            yield
-        finally:
-            self._give_back(instance, task_state)
-
-    def _take(self, instance, task_state, action, vm_states):
-        if vm_states is not None and instance.vm_state not in vm_states:
-            raise exception.InvalidMoveRequest(
-                action=action,
-                instance_uuid=instance.uuid,
-                reason=_NEEDS[action].format(instance.vm_state),
-            )
-        instance.task_state = task_state
-        try:
-            instance.save(expected_task_state=[None])
-        except exception.UnexpectedTaskStateError:
-            instance.refresh()
-            raise
-
-    def _conf_of(self, instance):
+        """The instance held for one operation (compute/task.py)."""
         manager = self.managers.get(instance.host)
-        return manager.conf if manager is not None else pmt_conf.CONF
-
-    def _give_back(self, instance, task_state):
-        if instance.task_state is None:
-            return  # the operation's last write gave it back
-        instance.task_state = None
-        try:
-            instance.save(expected_task_state=[task_state])
-        except (exception.InstanceNotFound, exception.UnexpectedTaskStateError):
-            # Deleted, or taken over by a recovery: not ours to give back.
-            pass
+        conf = manager.conf if manager is not None else pmt_conf.CONF
+        return task.held(
+            context, conf, instance, task_state, action, vm_states, self.managers
+        )
 
     # -- boot and delete -------------------------------------------------------
 
@@ -157,9 +103,14 @@ class ComputeAPI:
             instance.destroy()
             return
         with self._taken(context, instance, states.DELETING, "delete"):
-            others = self._other_hosts(context, instance)
-            for host in others:
-                self._manager(host).destroy_guest(context, instance)
+            for host in self._other_hosts(context, instance):
+                if host in self.managers:
+                    self.managers[host].destroy_guest(context, instance)
+                else:
+                    # Its own periodic pass removes the guest, then wipes.
+                    LOG.warning("Host %s is not driven here: its guest of %s is "
+                                "removed by its own periodic pass.", host,
+                                instance.uuid)  # fmt: skip
             released = self._manager(instance.host).terminate_instance(
                 context, instance
             )

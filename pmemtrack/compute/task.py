@@ -1,0 +1,69 @@
+"""One operation at a time per instance: its task_state, taken and given back.
+
+Every lifecycle operation takes the instance with a compare-and-update of
+``task_state`` from None (Nova's ``expected_task_state``), so a second one at
+the same time is refused before anything is wiped or changed. An operation
+abandoned by a process that died is rolled back first (compute/recovery.py).
+"""
+
+import contextlib
+
+from pmemtrack import exception
+from pmemtrack.compute import recovery
+
+# Why an operation refuses an instance in another vm_state.
+_NEEDS = {
+    "move": "it is {}; only an active instance moves",
+    "confirm": "it has no finished resize or migration waiting (it is {})",
+    "revert": "it has no finished resize or migration waiting (it is {})",
+    "stop": "it is {}; only an active instance can be stopped",
+    "start": "it is {}; only a stopped instance can be started",
+    "reboot": "it is {}; only an active or stopped instance can be rebooted",
+    "evacuate": "it is {}; only an active or stopped instance can be evacuated",
+}
+
+
+@contextlib.contextmanager
+def held(context, conf, instance, task_state, action, vm_states, managers):
+    """Hold ``instance`` for ``action``: refused (UnexpectedTaskStateError)
+    while another operation holds it, or (InvalidMoveRequest) unless its
+    vm_state is one of ``vm_states``. Given back when the operation ends,
+    failed or not. ``managers``: the hosts this process drives, for rolling
+    back an abandoned move."""
+    try:
+        _take(instance, task_state, action, vm_states)
+    except exception.UnexpectedTaskStateError:
+        if not recovery.recover_abandoned(context, conf, instance, managers):
+            raise
+        instance.refresh()
+        _take(instance, task_state, action, vm_states)
+    try:
+        yield
+    finally:
+        _give_back(instance, task_state)
+
+
+def _take(instance, task_state, action, vm_states):
+    if vm_states is not None and instance.vm_state not in vm_states:
+        raise exception.InvalidMoveRequest(
+            action=action,
+            instance_uuid=instance.uuid,
+            reason=_NEEDS[action].format(instance.vm_state),
+        )
+    instance.task_state = task_state
+    try:
+        instance.save(expected_task_state=[None])
+    except exception.UnexpectedTaskStateError:
+        instance.refresh()
+        raise
+
+
+def _give_back(instance, task_state):
+    if instance.task_state is None:
+        return  # the operation's last write gave it back
+    instance.task_state = None
+    try:
+        instance.save(expected_task_state=[task_state])
+    except (exception.InstanceNotFound, exception.UnexpectedTaskStateError):
+        # Deleted, or taken over by a recovery: not ours to give back.
+        pass
