@@ -80,7 +80,7 @@ def _release_destination(context, conf, instance, migration):
     if move is None or move.migration_id != migration.id:
         return  # the claim never happened, or was already undone
 
-    def change(ctx, held):
+    def change(ctx):
         writes.finish_move(ctx, instance, "old", migration)
 
     describe = {"instance_uuid": instance.uuid, "node": migration.dest_node}

@@ -76,13 +76,13 @@ def mark_dirty(context, keys):
 
 
 def release(context, conf, instance_uuid, change, describe, stats=None):
-    """Run ``change(ctx, holding)`` (it rewrites or deletes the instance) and
+    """Run ``change(ctx)`` (it rewrites or deletes the instance) and
     mark dirty what the instance no longer names, in one transaction retried
     afresh when it loses a race. Returns {node id: [names released]}."""
 
     def work(ctx):
         before = lock_holding(ctx, instance_uuid)
-        change(ctx, before)
+        change(ctx)
         after = usage.holding_of_instance(ctx, instance_uuid)
         return mark_dirty(ctx, held_keys(before) - held_keys(after))
 

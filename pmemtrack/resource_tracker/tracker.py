@@ -166,9 +166,7 @@ class ResourceTracker:
         """Wipe the node's released (dirty) namespaces that nothing can write
         any more; the names that went back to the pool."""
         node = self._node(context, nodename)
-        return wipe.wipe_dirty(
-            context, self.driver, self.conf, node, only, discovered
-        )
+        return wipe.wipe_dirty(context, self.driver, self.conf, node, only, discovered)
 
     # -- claims --------------------------------------------------------------
 
@@ -340,7 +338,7 @@ class ResourceTracker:
     def abort_instance_claim(self, context, instance, nodename):
         """Undo a failed build: release its namespaces (wiped), unplace it."""
         self._release(
-            context, instance, nodename, lambda ctx, _: writes.unassign(ctx, instance)
+            context, instance, nodename, lambda ctx: writes.unassign(ctx, instance)
         )
         writes.apply_assignment(instance, None, None, None)
 
@@ -350,7 +348,7 @@ class ResourceTracker:
         this host are wiped now; {node id: [names]} of everything released
         (other hosts wipe theirs in their periodic pass, or when asked)."""
         return self._release(
-            context, instance, nodename, lambda ctx, _: writes.delete(ctx, instance)
+            context, instance, nodename, lambda ctx: writes.delete(ctx, instance)
         )
 
     def drop_move_claim_at_source(self, context, instance, migration):
@@ -359,7 +357,7 @@ class ResourceTracker:
             context,
             instance,
             migration.source_node,
-            lambda ctx, held: writes.finish_move(ctx, instance, "new", migration),
+            lambda ctx: writes.finish_move(ctx, instance, "new", migration),
         )
         instance.obj_reset_changes()
         instance.obj_load_attr("migration_context")
@@ -371,7 +369,7 @@ class ResourceTracker:
             context,
             instance,
             migration.dest_node,
-            lambda ctx, held: writes.finish_move(ctx, instance, "old", migration),
+            lambda ctx: writes.finish_move(ctx, instance, "old", migration),
         )
         for name in ("migration_context", "resources", "host", "node"):
             instance.obj_reset_changes([name])
