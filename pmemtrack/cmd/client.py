@@ -181,12 +181,7 @@ def migration_recover():
         lambda _: found.managers,
         force=CONF.command.force,
     )
-    output.emit(
-        ("Migration", "Instance", "Status"),
-        [(migration.uuid, migration.instance_uuid, migration.status)],
-        CONF.command.format,
-        single=True,
-    )
+    migrations.show_recovered(migration, CONF.command.format)
 
 
 def _migration_parsers(subparsers):
@@ -197,9 +192,7 @@ def _migration_parsers(subparsers):
         "list", help="Moves in flight, with their step and age."
     )
     listing.set_defaults(func=migration_list)
-    recover = actions.add_parser(
-        "recover", help="Roll back a move whose process died."
-    )
+    recover = actions.add_parser("recover", help="Roll back a move whose process died.")
     recover.add_argument("migration_uuid", metavar="MIGRATION")
     recover.add_argument(
         "--force",

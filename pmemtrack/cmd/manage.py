@@ -130,12 +130,7 @@ def migration_recover():
         _driven_managers,
         force=CONF.category.force,
     )
-    output.emit(
-        ("Migration", "Instance", "Status"),
-        [(migration.uuid, migration.instance_uuid, migration.status)],
-        CONF.category.format,
-        single=True,
-    )
+    migrations.show_recovered(migration, CONF.category.format)
 
 
 def quota_show():
@@ -245,9 +240,7 @@ def _add_migration_parsers(subparsers):
         "Roll back a move whose process died: the instance runs on its source "
         "with its data, the destination's namespaces are wiped.",
     )
-    recover.add_argument(
-        "migration_uuid", metavar="MIGRATION", help="Migration uuid."
-    )
+    recover.add_argument("migration_uuid", metavar="MIGRATION", help="Migration uuid.")
     recover.add_argument(
         "--force",
         action="store_true",

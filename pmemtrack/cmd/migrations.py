@@ -5,6 +5,7 @@ from oslo_utils import timeutils
 
 from pmemtrack import exception
 from pmemtrack import objects
+from pmemtrack.cmd import output
 from pmemtrack.compute import recovery
 
 COLUMNS = (
@@ -82,3 +83,12 @@ def recover(context, conf, migration_uuid, start_managers, force=False):
     if not recovery.roll_back(context, conf, migration, managers):
         raise MoveNotInFlight(migration=migration.uuid, status="taken by another")
     return objects.Migration.get_by_uuid(context, migration_uuid)
+
+
+def show_recovered(migration, fmt):
+    output.emit(
+        ("Migration", "Instance", "Status"),
+        [(migration.uuid, migration.instance_uuid, migration.status)],
+        fmt,
+        single=True,
+    )

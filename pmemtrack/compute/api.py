@@ -41,6 +41,25 @@ def request_spec(instance, flavor):
     return spec
 
 
+def _record_move(instance, dest, migration_type, new_flavor, copy=False):
+    """A new migration record of ``instance`` to ``dest``, accepted."""
+    migration = objects.Migration(
+        instance._context,
+        instance_uuid=instance.uuid,
+        source_compute=instance.host,
+        source_node=instance.node,
+        dest_compute=dest,
+        dest_node=dest,
+        migration_type=migration_type,
+        status="accepted",
+        old_flavor=instance.flavor,
+        new_flavor=new_flavor,
+        copy_pmem_devices=copy,
+    )
+    migration.create()
+    return migration
+
+
 class ComputeAPI:
     def __init__(self, managers):
         # host name -> ComputeManager
@@ -248,19 +267,7 @@ class ComputeAPI:
                     reason=f"it is already on {host}; evacuate to another host",
                 )
             dest = self._manager(host)
-            migration = objects.Migration(
-                context,
-                instance_uuid=instance.uuid,
-                source_compute=instance.host,
-                source_node=instance.node,
-                dest_compute=host,
-                dest_node=host,
-                migration_type="evacuation",
-                status="accepted",
-                old_flavor=instance.flavor,
-                new_flavor=instance.flavor,
-            )
-            migration.create()
+            migration = _record_move(instance, host, "evacuation", instance.flavor)
             try:
                 dest.rebuild_instance(context, instance, request_spec(
                     instance, instance.flavor))  # fmt: skip
@@ -284,20 +291,13 @@ class ComputeAPI:
                 minimum=version.MIN_VERSION_COPY_PMEM,
             )
         same_flavor = flavor.flavorid == instance.flavor.flavorid
-        migration = objects.Migration(
-            context,
-            instance_uuid=instance.uuid,
-            source_compute=instance.host,
-            source_node=instance.node,
-            dest_compute=dest,
-            dest_node=dest,
-            migration_type="migration" if same_flavor else "resize",
-            status="accepted",
-            old_flavor=instance.flavor,
-            new_flavor=flavor,
-            copy_pmem_devices=copy_pmem_devices,
+        migration = _record_move(
+            instance,
+            dest,
+            "migration" if same_flavor else "resize",
+            flavor,
+            copy_pmem_devices,
         )
-        migration.create()
         return migration
 
     def _address(self, context, host):
