@@ -106,26 +106,40 @@ def recover_stale(context, conf, host, managers):
     ]
 
 
+def _stray(context, instance_uuid, host):
+    """The instance, if its guest on ``host`` has no business there: the
+    instance lives on another host (and is not moving through this one), or
+    was deleted (an evacuated instance deleted before its old host came back)."""
+    try:
+        instance = objects.Instance.get_by_uuid(
+            context, instance_uuid, ["migration_context"]
+        )
+    except exception.InstanceNotFound:
+        try:
+            return objects.Instance.get_deleted_by_uuid(context, instance_uuid)
+        except exception.InstanceNotFound:
+            return None
+    if instance.host == host or instance.migration_context is not None:
+        return None
+    return instance
+
+
 def stray_guests(context, manager):
-    """Guests on ``manager``'s host of live instances that now live elsewhere
-    (a move confirmed, reverted or rolled back, an evacuation): removed, so
-    the namespaces they used can be wiped."""
+    """Guests on ``manager``'s host left behind by moves that are over (a move
+    confirmed, reverted or rolled back, an evacuation), of instances that live
+    elsewhere or were deleted: removed, so the namespaces they used can be
+    wiped."""
     removed = []
     for migration in objects.MigrationList.get_done_by_host(context, manager.host):
-        try:
-            instance = objects.Instance.get_by_uuid(
-                context, migration.instance_uuid, ["flavor", "migration_context"]
-            )
-        except exception.InstanceNotFound:
-            continue
-        if instance.host == manager.host or instance.migration_context is not None:
+        instance = _stray(context, migration.instance_uuid, manager.host)
+        if instance is None or instance.uuid in removed:
             continue
         if manager.driver.instance_exists(instance):
             LOG.warning(
                 "Removing the guest of instance %s from %s: it lives on %s now.",
                 instance.uuid,
                 manager.host,
-                instance.host,
+                instance.host or "no host (deleted)",
             )
             manager.destroy_guest(context, instance)
             removed.append(instance.uuid)

@@ -57,10 +57,9 @@ def _select(extra_attrs):
 
 
 @db_api.context_manager.reader
-def _get_by_uuid(context, uuid, extra_attrs):
-    query = _select(extra_attrs).where(
-        _INSTANCES.c.uuid == uuid, _INSTANCES.c.deleted == 0
-    )
+def _get_by_uuid(context, uuid, extra_attrs, deleted=False):
+    alive = _INSTANCES.c.deleted != 0 if deleted else _INSTANCES.c.deleted == 0
+    query = _select(extra_attrs).where(_INSTANCES.c.uuid == uuid, alive)
     row = context.session.execute(query).first()
     if row is None:
         raise exception.InstanceNotFound(instance_uuid=uuid)
@@ -210,6 +209,11 @@ class Instance(base.PmemtrackObject):
         for name in (*INSTANCE_COLUMNS, *loaded):
             setattr(self, name, getattr(fresh, name))
         self.obj_reset_changes(recursive=True)
+
+    @classmethod
+    def get_deleted_by_uuid(cls, context, uuid):
+        """A deleted instance (no blobs); InstanceNotFound if it is not one."""
+        return cls._from_db(context, _get_by_uuid(context, uuid, (), True), ())
 
     def obj_load_attr(self, attrname):
         if attrname not in EXTRA_CLASSES:

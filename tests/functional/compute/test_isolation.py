@@ -152,7 +152,11 @@ def test_a_second_operation_is_refused_while_one_holds_the_instance(cloud):
 # -- 3. evacuation --------------------------------------------------------------------
 
 
-def test_an_evacuated_hosts_namespaces_are_wiped_when_it_comes_back(cloud):
+@pytest.mark.parametrize("deleted_meanwhile", [False, True],
+                         ids=["lives-on", "deleted-meanwhile"])  # fmt: skip
+def test_an_evacuated_hosts_namespaces_are_wiped_when_it_comes_back(
+    cloud, deleted_meanwhile
+):
     instance = cloud.boot("SMALL")
     [old_path] = fill(instance)
     old_name = instance.resources[0].identifier
@@ -162,8 +166,10 @@ def test_an_evacuated_hosts_namespaces_are_wiped_when_it_comes_back(cloud):
     assert instance.host == "compute2"
     assert old_name not in cloud.free("compute1")  # released, not wiped yet
     # compute1 still runs the guest: never wiped under it.
-    assert cloud.managers["compute1"].wipe_released(cloud.ctx) == []
+    assert cloud.managers["compute1"].tracker.wipe_released(cloud.ctx, "compute1") == []
     assert not is_zero(old_path)
+    if deleted_meanwhile:
+        cloud.api.delete(cloud.ctx, instance)
 
     back = hosts.restart(cloud.managers["compute1"])
     back.init_host(cloud.ctx)
@@ -171,7 +177,8 @@ def test_an_evacuated_hosts_namespaces_are_wiped_when_it_comes_back(cloud):
     assert back.driver.list_instances() == []
     assert is_zero(old_path)
     assert cloud.free("compute1") == ALL["compute1"]
-    assert cloud.driver("compute2").get_info(instance).state == RUNNING
+    if not deleted_meanwhile:
+        assert cloud.driver("compute2").get_info(instance).state == RUNNING
 
 
 # -- 2. a destination that stalls mid-copy -------------------------------------------
