@@ -122,7 +122,8 @@ class ComputeAPI:
             instance.destroy()
             return
         with self._taken(context, instance, states.DELETING, "delete"):
-            for host in self._other_hosts(context, instance):
+            move = self._move_of(context, instance)
+            for host in self._other_hosts(instance, move):
                 if host in self.managers:
                     self.managers[host].destroy_guest(context, instance)
                 else:
@@ -134,6 +135,10 @@ class ComputeAPI:
                 context, instance
             )
             objects.RequestSpec(context, instance_uuid=instance.uuid).destroy()
+            if move is not None:
+                # Over: the other host's pass sees a stray guest to remove.
+                move.status = "cancelled"
+                move.save()
             self._wipe_elsewhere(context, released, instance.host)
 
     # -- power ------------------------------------------------------------------
@@ -156,15 +161,18 @@ class ComputeAPI:
         with self._taken(context, instance, task, "reboot", allowed):
             self._manager(instance.host).reboot_instance(context, instance, reboot_type)
 
-    def _other_hosts(self, context, instance):
-        """The other host of a move the instance is in, in any state."""
+    def _move_of(self, context, instance):
+        """The migration of the move the instance is in (any state), or None."""
         move = instance.migration_context
         if move is None:
+            return None
+        return objects.Migration.get_by_id(context, move.migration_id)
+
+    def _other_hosts(self, instance, move):
+        """The other host of the move ``move`` of the instance."""
+        if move is None:
             return []
-        migration = objects.Migration.get_by_id(context, move.migration_id)
-        return sorted(
-            {migration.source_compute, migration.dest_compute} - {instance.host, None}
-        )
+        return sorted({move.source_compute, move.dest_compute} - {instance.host, None})
 
     def _wipe_elsewhere(self, context, released, done_on):
         for node_id, names in sorted(released.items()):

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from pmemtrack import exception
 from pmemtrack import objects
+from pmemtrack.compute import api as compute_api
 from pmemtrack.compute import resize
 from pmemtrack.db import models
 from pmemtrack.virt.libvirt import mover
@@ -90,6 +91,23 @@ def test_deleting_after_a_crashed_move_wipes_both_sides(cloud):
     assert cloud.free("compute2") == ALL["compute2"]
     assert cloud.driver("compute1").list_instances() == []
     assert cloud.driver("compute2").list_instances() == []
+
+
+def test_a_delete_by_the_destination_alone_is_finished_by_the_sources_pass(cloud):
+    instance = cloud.boot("SMALL")
+    [old_path] = fill(instance)
+    cloud.api.resize(cloud.ctx, instance, hosts.flavor("BIG"), "compute2", True)
+    [new_path] = devpaths(instance.resources)
+    only_dest = compute_api.ComputeAPI({"compute2": cloud.managers["compute2"]})
+
+    only_dest.delete(cloud.ctx, instance)
+
+    assert is_zero(new_path) and cloud.free("compute2") == ALL["compute2"]
+    # compute1 still has the stopped source guest: released, never wiped under it.
+    assert not is_zero(old_path) and len(cloud.free("compute1")) == 3
+    cloud.managers["compute1"].update_available_resource(cloud.ctx)
+    assert cloud.driver("compute1").list_instances() == []
+    assert is_zero(old_path) and cloud.free("compute1") == ALL["compute1"]
 
 
 # -- 5. a move whose process died is rolled back -----------------------------------
