@@ -56,7 +56,7 @@ class ComputeManager(resize.ResizeMixin):
                 continue
             if not self.driver.instance_exists(instance):
                 LOG.info("Restoring the guest of instance %s", instance.uuid)
-                self.driver.resume_state_on_host_boot(context, instance, None)
+                self.driver.resume_state_on_host_boot(context, instance, None, None)
             elif instance.vm_state == ACTIVE and instance.task_state is None:
                 if self.driver.get_info(instance).state != RUNNING:
                     LOG.info("Starting the guest of active instance %s",

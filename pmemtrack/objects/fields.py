@@ -78,3 +78,30 @@ class HostResourceState(fields.Enum):
 
 class HostResourceStateField(fields.BaseEnumField):
     AUTO_TYPE = HostResourceState()
+
+
+class NovaPrimitive(fields.FieldType):
+    """A field pmemtrack does not own in a blob Nova also writes: its
+    primitive (a nested object's dict, or None) is kept exactly as read and
+    written back unchanged, so rewriting a Nova blob loses nothing of it."""
+
+    @staticmethod
+    def coerce(obj, attr, value):
+        if value is not None and not isinstance(value, dict):
+            raise ValueError(
+                f"{attr}: expected an object primitive or null, got "
+                f"{type(value).__name__}"
+            )
+        return value
+
+    @staticmethod
+    def from_primitive(obj, attr, value):
+        return value
+
+    @staticmethod
+    def to_primitive(obj, attr, value):
+        return value
+
+
+class NovaPrimitiveField(fields.AutoTypedField):
+    AUTO_TYPE = NovaPrimitive()

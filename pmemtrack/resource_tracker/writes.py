@@ -103,11 +103,8 @@ def start_move(context, instance, migration, resources):
             instance_uuid=instance.uuid,
             reason="another move is in progress; confirm or revert it first",
         )
-    move = mc_obj.MigrationContext(
-        instance_uuid=instance.uuid,
-        migration_id=migration.id,
-        old_resources=read_resources(context, instance.uuid),
-        new_resources=resources,
+    move = mc_obj.new(
+        instance.uuid, migration.id, read_resources(context, instance.uuid), resources
     )
     _write(context, instance.uuid, migration_context=move)
 

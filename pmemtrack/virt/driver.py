@@ -48,13 +48,13 @@ class ComputeDriver(abc.ABC):
 
     @abc.abstractmethod
     def power_on(self, context, instance, network_info, block_device_info=None,
-                 accel_info=None):  # fmt: skip
+                 accel_info=None, share_info=None):  # fmt: skip
         """Start the stopped guest on the same namespaces."""
 
     @abc.abstractmethod
     def reboot(self, context, instance, network_info, reboot_type,
                block_device_info=None, bad_volumes_callback=None,
-               accel_info=None):  # fmt: skip
+               accel_info=None, share_info=None):  # fmt: skip
         """Restart the guest (``SOFT`` or ``HARD``); nothing is wiped."""
 
     @abc.abstractmethod
@@ -71,7 +71,7 @@ class ComputeDriver(abc.ABC):
 
     @abc.abstractmethod
     def resume_state_on_host_boot(self, context, instance, network_info,
-                                  block_device_info=None):  # fmt: skip
+                                  share_info, block_device_info=None):  # fmt: skip
         """Bring back a guest a restarted hypervisor lost, on the namespaces it holds."""
 
     @abc.abstractmethod
@@ -83,7 +83,8 @@ class ComputeDriver(abc.ABC):
     @abc.abstractmethod
     def finish_migration(self, context, migration, instance, disk_info,
                          network_info, image_meta, resize_instance, allocations,
-                         block_device_info=None, power_on=True):  # fmt: skip
+                         block_device_info=None, power_on=True,
+                         share_info=None):  # fmt: skip
         """Destination side: start the guest on ``migration_context.new_resources``."""
 
     @abc.abstractmethod
@@ -92,7 +93,8 @@ class ComputeDriver(abc.ABC):
 
     @abc.abstractmethod
     def finish_revert_migration(self, context, instance, network_info, migration,
-                                block_device_info=None, power_on=True):  # fmt: skip
+                                block_device_info=None, power_on=True,
+                                share_info=None):  # fmt: skip
         """Source side of a revert: run the guest on its old namespaces again."""
 
     # -- PMEM, for the resource tracker ---------------------------------------

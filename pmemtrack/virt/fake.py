@@ -74,18 +74,21 @@ class FakeDriver(driver.ComputeDriver):
             self.stop_guest(node, instance.uuid)
         self.power.pop(instance.uuid, None)
 
-    cleanup = destroy
+    def cleanup(self, context, instance, network_info, block_device_info=None,
+                destroy_disks=True, migrate_data=None, destroy_vifs=True,
+                destroy_secrets=True):  # fmt: skip
+        self.destroy(context, instance, network_info)
 
     def power_off(self, instance, timeout=0, retry_interval=0):
         self.power[instance.uuid] = SHUTDOWN
 
     def power_on(self, context, instance, network_info, block_device_info=None,
-                 accel_info=None):  # fmt: skip
+                 accel_info=None, share_info=None):  # fmt: skip
         self.power[instance.uuid] = RUNNING
 
     def reboot(self, context, instance, network_info, reboot_type,
                block_device_info=None, bad_volumes_callback=None,
-               accel_info=None):  # fmt: skip
+               accel_info=None, share_info=None):  # fmt: skip
         self.power[instance.uuid] = RUNNING
 
     def get_available_resource(self, nodename):
@@ -104,7 +107,7 @@ class FakeDriver(driver.ComputeDriver):
         return instance.uuid in self.power
 
     def resume_state_on_host_boot(self, context, instance, network_info,
-                                  block_device_info=None):  # fmt: skip
+                                  share_info, block_device_info=None):  # fmt: skip
         self._run(instance, instance.resources, instance.node)
 
     def migrate_disk_and_power_off(self, context, instance, dest, flavor,
@@ -115,7 +118,8 @@ class FakeDriver(driver.ComputeDriver):
 
     def finish_migration(self, context, migration, instance, disk_info,
                          network_info, image_meta, resize_instance, allocations,
-                         block_device_info=None, power_on=True):  # fmt: skip
+                         block_device_info=None, power_on=True,
+                         share_info=None):  # fmt: skip
         if migration.source_node == migration.dest_node:
             self.stop_guest(migration.source_node, instance.uuid)
         self._run(instance, instance.migration_context.new_resources,
@@ -126,7 +130,8 @@ class FakeDriver(driver.ComputeDriver):
             self.stop_guest(migration.source_node, instance.uuid)
 
     def finish_revert_migration(self, context, instance, network_info, migration,
-                                block_device_info=None, power_on=True):  # fmt: skip
+                                block_device_info=None, power_on=True,
+                                share_info=None):  # fmt: skip
         self._run(instance, instance.resources, migration.source_node)
 
     @contextlib.contextmanager

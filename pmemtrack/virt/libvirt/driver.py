@@ -297,14 +297,14 @@ class LibvirtDriver(driver.ComputeDriver):
         self._stop(self._domain(instance))
 
     def power_on(self, context, instance, network_info, block_device_info=None,
-                 accel_info=None):  # fmt: skip
+                 accel_info=None, share_info=None):  # fmt: skip
         domain = self._domain(instance)
         if not domain.isActive():
             domain.create()
 
     def reboot(self, context, instance, network_info, reboot_type,
                block_device_info=None, bad_volumes_callback=None,
-               accel_info=None):  # fmt: skip
+               accel_info=None, share_info=None):  # fmt: skip
         """SOFT and HARD reboots restart the same guest on the same namespaces;
         nothing is wiped."""
         domain = self._domain(instance)
@@ -328,7 +328,7 @@ class LibvirtDriver(driver.ComputeDriver):
         )
 
     def resume_state_on_host_boot(self, context, instance, network_info,
-                                  block_device_info=None):  # fmt: skip
+                                  share_info, block_device_info=None):  # fmt: skip
         """Define the guest again on the namespaces it holds; start it unless
         it was stopped."""
         self._define_and_start(
@@ -379,7 +379,8 @@ class LibvirtDriver(driver.ComputeDriver):
 
     def finish_migration(self, context, migration, instance, disk_info,
                          network_info, image_meta, resize_instance, allocations,
-                         block_device_info=None, power_on=True):  # fmt: skip
+                         block_device_info=None, power_on=True,
+                         share_info=None):  # fmt: skip
         """Start the guest at the destination on its new namespaces."""
         resources = instance.migration_context.new_resources
         if migration.source_compute == migration.dest_compute:
@@ -398,7 +399,8 @@ class LibvirtDriver(driver.ComputeDriver):
             self._undefine(instance)
 
     def finish_revert_migration(self, context, instance, network_info, migration,
-                                block_device_info=None, power_on=True):  # fmt: skip
+                                block_device_info=None, power_on=True,
+                                share_info=None):  # fmt: skip
         """Run the guest on the source again, on its old namespaces (the
         tracker has already put them back in ``instance.resources``)."""
         self._undefine(instance)

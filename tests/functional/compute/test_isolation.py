@@ -334,7 +334,7 @@ def test_a_blob_naming_another_tenants_device_is_corrupted(cloud, db_engine):
     driver = cloud.driver("compute1")
     driver.destroy(cloud.ctx, stored, None)
     with pytest.raises(exception.CorruptedBlob, match=victim_path):
-        driver.resume_state_on_host_boot(cloud.ctx, stored, None)
+        driver.resume_state_on_host_boot(cloud.ctx, stored, None, None)
     # Deleting it wipes its own namespace (found by name), not the victim's.
     cloud.api.delete(cloud.ctx, stored)
     assert hosts.read_device(victim_path) == victim_data
