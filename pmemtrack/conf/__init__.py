@@ -12,7 +12,11 @@ from pmemtrack.conf import pmem
 from pmemtrack.conf import quota
 from pmemtrack.conf import resource_tracker
 
-CONF = cfg.CONF
+# pmemtrack's own ConfigOpts, never oslo.config's global one: loaded into a process
+# that has its own options on the global object (nova-compute registers
+# [DEFAULT] host, state_path and [libvirt] connection_uri there), pmemtrack
+# clashes with none of them.
+CONF = cfg.ConfigOpts()
 
 _GROUP_MODULES = (
     default,
