@@ -1,7 +1,6 @@
 """The node's namespaces in the unified resources table, kept current from the
 driver's report by the periodic pass and read by every claim."""
 
-import dataclasses
 import functools
 
 from oslo_log import log as logging
@@ -10,43 +9,15 @@ from oslo_utils import timeutils
 from oslo_utils import uuidutils
 import sqlalchemy as sa
 
-from pmemtrack import resource_class
 from pmemtrack.db import models
 from pmemtrack.objects import fields
 from pmemtrack.objects import host_resource
 from pmemtrack.resource_tracker import selection
+from pmemtrack.virt.namespace import DiscoveredNamespace  # noqa: F401 (re-export)
 
 LOG = logging.getLogger(__name__)
 _R = models.HostResource.__table__
 _STATE = fields.HostResourceState
-
-
-@dataclasses.dataclass(frozen=True)
-class DiscoveredNamespace:
-    """A namespace the driver found and the config offers, with its label."""
-
-    name: str
-    label: str
-    devpath: str
-    size: int
-    align: int
-    numa_node: int | None = None
-    uuid: str | None = None
-    dev: str | None = None
-
-    @property
-    def resource_class(self):
-        return resource_class.for_label(self.label)
-
-    def metadata(self):
-        return {
-            "label": self.label,
-            "size": self.size,
-            "align": self.align,
-            "numa_node": self.numa_node,
-            "uuid": self.uuid,
-            "dev": self.dev,
-        }
 
 
 @functools.lru_cache(maxsize=65536)

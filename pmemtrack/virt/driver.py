@@ -106,7 +106,7 @@ class ComputeDriver(abc.ABC):
     @abc.abstractmethod
     def get_pmem_namespaces(self, nodename):
         """The namespaces the node offers: a list of
-        ``resource_tracker.inventory.DiscoveredNamespace``."""
+        ``virt.namespace.DiscoveredNamespace``."""
 
     @abc.abstractmethod
     def get_pmem_namespaces_in_use(self, nodename):

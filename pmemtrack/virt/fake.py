@@ -9,8 +9,8 @@ import contextlib
 import types
 
 from pmemtrack import exception
-from pmemtrack.resource_tracker import inventory
 from pmemtrack.virt import driver
+from pmemtrack.virt import namespace
 
 NOSTATE, RUNNING, SHUTDOWN = 0, 1, 4
 
@@ -173,7 +173,7 @@ class FakeDriver(driver.ComputeDriver):
         for i in range(start, start + count):
             name = f"ns{i}"
             self.namespaces.setdefault(nodename, []).append(
-                inventory.DiscoveredNamespace(
+                namespace.DiscoveredNamespace(
                     name=name,
                     label=label,
                     devpath=f"/dev/dax{numa_node}.{i}",

@@ -11,7 +11,7 @@ import re
 
 from pmemtrack import exception
 from pmemtrack import resource_class
-from pmemtrack.resource_tracker import inventory
+from pmemtrack.virt import namespace
 from pmemtrack.virt.libvirt import discovery_checks as checks
 
 DEVDAX = "devdax"
@@ -226,7 +226,7 @@ def select(pairs, found, other_modes=list):
                 entry=entry, reason=f"namespace {name} has no dax character device"
             )
         selected.append(
-            inventory.DiscoveredNamespace(
+            namespace.DiscoveredNamespace(
                 name=name,
                 label=label,
                 devpath=item.devpath,

@@ -1,0 +1,308 @@
+"""pmemtrack's vPMEM in a real Nova cloud (Nova's API, conductor, scheduler,
+placement fixture and fake libvirt): namespaces are files of a simulated host,
+discovered and wiped through Nova's own privileged calls running the ndctl
+and daxio stand-ins, and copied between hosts over a real sshd on 127.0.0.1.
+"""
+
+import os
+import sys
+from unittest import mock
+
+import fixtures
+from nova import context as nova_context
+from nova import objects
+from nova.tests import fixtures as nova_fixtures
+from nova.tests.fixtures import libvirt as fakelibvirt
+from nova.tests.functional.libvirt import integrated_helpers
+from oslo_utils.fixture import uuidsentinel as uuids
+
+from pmemtrack.loopback_sshd import SSHServer
+from pmemtrack.virt.libvirt import simulated
+
+MiB = 1024 * 1024
+SMALL, BIG = 8 * MiB, 16 * MiB
+PATTERN = b"tenant data that must survive the move " * 1000
+COPY_TRAIT = "CUSTOM_PMEMTRACK_DATA_COPY"
+
+
+class PmemOnNovaBase(integrated_helpers.LibvirtProviderUsageBaseTestCase):
+    compute_driver = "pmemtrack.LibvirtDriver"
+
+    def setUp(self):
+        super().setUp()
+        self.work = self.useFixture(fixtures.TempDir()).path
+        bindir = os.path.join(self.work, "bin")
+        os.makedirs(bindir)
+        for tool in ("ndctl", "daxio"):
+            standin = os.path.join(
+                os.path.dirname(sys.executable), f"pmemtrack-sim-{tool}"
+            )
+            os.symlink(standin, os.path.join(bindir, tool))
+        path = bindir + os.pathsep + os.environ["PATH"]
+        self.useFixture(fixtures.EnvironmentVariable("PATH", path))
+        # Nova's privileged calls run in this process, executing the stand-ins.
+        self.useFixture(nova_fixtures.PrivsepFixture())
+        self.useFixture(nova_fixtures.LibvirtImageBackendFixture())
+        self.useFixture(nova_fixtures.CGroupsFixture())
+        self.useFixture(
+            fixtures.MockPatch(
+                "nova.virt.libvirt.LibvirtDriver._get_local_gb_info",
+                return_value={"total": 128, "used": 44, "free": 84},
+            )
+        )
+        self.useFixture(
+            fixtures.MockPatch(
+                "nova.virt.libvirt.LibvirtDriver._get_instance_disk_info",
+                return_value=[],
+            )
+        )
+        # Nova's fake instance directories hold no disk to move (as in Nova's
+        # own resize tests).
+        self.useFixture(fixtures.MockPatch("os.rename"))
+        self.mock_conn = self.useFixture(
+            fixtures.MockPatch("nova.virt.libvirt.host.Host._get_new_connection")
+        ).mock
+        self.flags(pmem_namespaces="SMALL:ns_a|ns_b,BIG:ns_c", group="libvirt")
+        self.flags(
+            lease_dir=os.path.join(self.work, "leases"),
+            unwiped_file=os.path.join(self.work, "unwiped.json"),
+            sysfs_dir=os.path.join(self.work, "sys"),
+            daxio_path=os.path.join(bindir, "daxio"),
+            group="pmemtrack",
+        )
+        self.worlds = {}
+        self.ctxt = nova_context.get_admin_context()
+
+    def _world(self, hostname):
+        """A host with two 8 MiB SMALL namespaces on NUMA node 0 and a 16 MiB
+        BIG one on node 1 (numa_node only in sysfs, as without ndctl -v)."""
+        root = os.path.join(self.work, hostname)
+        simulated.ensure_root(root)
+        for name, size, node in (
+            ("ns_a", SMALL, 0),
+            ("ns_b", SMALL, 0),
+            ("ns_c", BIG, 1),
+        ):
+            entry = simulated.create_namespace(root, name, size, numa_node=node)
+            sysfs = os.path.join(self.work, "sys", "bus", "nd", "devices", entry["dev"])
+            os.makedirs(sysfs, exist_ok=True)
+            with open(os.path.join(sysfs, "numa_node"), "w") as f:
+                f.write(f"{node}\n")
+        self.worlds[hostname] = root
+        return root
+
+    def _start_host(self, hostname):
+        self._world(hostname)
+        self.mock_conn.return_value = fakelibvirt.Connection(
+            "qemu:///system",
+            host_info=fakelibvirt.HostInfo(
+                cpu_nodes=2, cpu_sockets=1, cpu_cores=2, cpu_threads=2
+            ),
+            hostname=hostname,
+        )
+        # The ndctl stand-in lists the world it is pointed at: this host's,
+        # while this host's driver discovers. Wipes and copies find the world
+        # from the device path.
+        os.environ[simulated.ENV_VAR] = self.worlds[hostname]
+        self.flags(
+            device_dir=os.path.join(self.worlds[hostname], "dev"), group="pmemtrack"
+        )
+        try:
+            with mock.patch("nova.virt.node.get_local_node_uuid") as node_uuid:
+                node_uuid.return_value = str(getattr(uuids, f"node_{hostname}"))
+                return self._start_compute(host=hostname)
+        finally:
+            del os.environ[simulated.ENV_VAR]
+
+    def _boot(self, flavor, hostname, expected_state="ACTIVE"):
+        return self._create_server(
+            image_uuid="155d900f-4e14-4e4c-a73d-069cbf4541e6",
+            flavor_id=flavor,
+            networks="none",
+            az=f"nova:{hostname}",
+            expected_state=expected_state,
+        )
+
+    def _devices(self, server, column="resources"):
+        instance = objects.Instance.get_by_uuid(
+            self.ctxt, server["id"], expected_attrs=["resources", "migration_context"]
+        )
+        if column == "resources":
+            resources = instance.resources
+        else:
+            resources = getattr(instance.migration_context, column)
+        return [r.metadata for r in resources or []]
+
+    @staticmethod
+    def _read(device):
+        with open(device.devpath, "rb") as f:
+            return f.read(len(PATTERN))
+
+    @staticmethod
+    def _write(device, data=PATTERN):
+        with open(device.devpath, "r+b") as f:
+            f.write(data)
+
+    @staticmethod
+    def _zeroed(device):
+        with open(device.devpath, "rb") as f:
+            return not any(f.read())
+
+    def _resources_of(self, server):
+        """{provider: resources} the server holds in placement."""
+        allocations = self._get_allocations_by_server_uuid(server["id"])
+        return {rp: alloc["resources"] for rp, alloc in allocations.items()}
+
+    def _host_of(self, server):
+        return self.api.get_server(server["id"])["OS-EXT-SRV-ATTR:host"]
+
+
+class GuestDataOnOneHostTest(PmemOnNovaBase):
+    def test_hard_reboot_and_stop_start_keep_the_data_and_delete_wipes(self):
+        self._start_host("host1")
+        flavor = self._create_flavor(extra_spec={"hw:pmem": "SMALL"})
+        server = self._boot(flavor, "host1")
+        (device,) = self._devices(server)
+        self._write(device)
+
+        self._reboot_server(server, hard=True)
+        self.assertEqual(PATTERN, self._read(device))
+        server = self._stop_server(server)
+        server = self._start_server(server)
+        self.assertEqual(PATTERN, self._read(device))
+
+        self._delete_server(server)
+        self.assertTrue(self._zeroed(device))
+
+    def test_a_flavor_asking_for_copy_is_never_scheduled_to_a_host_without_it(self):
+        self.flags(compute_driver="libvirt.LibvirtDriver")
+        self._start_host("nova-only")
+        flavor = self._create_flavor(
+            extra_spec={"hw:pmem": "SMALL", f"trait:{COPY_TRAIT}": "required"}
+        )
+        self._boot(flavor, "nova-only", expected_state="ERROR")
+
+
+class GuestDataAcrossMovesTest(PmemOnNovaBase):
+    def setUp(self):
+        super().setUp()
+        self.sshd = SSHServer(os.path.join(self.work, "sshd")).start()
+        self.addCleanup(self.sshd.stop)
+        # migrate_disk_and_power_off is given the destination's my_ip.
+        self.flags(my_ip="127.0.0.1")
+        self.flags(
+            ssh_user=self.sshd.user,
+            ssh_port=self.sshd.port,
+            ssh_key_file=self.sshd.client_key,
+            known_hosts_file=self.sshd.known_hosts,
+            group="pmemtrack",
+        )
+        self.small = self._create_flavor(
+            extra_spec={"hw:pmem": "SMALL", "pmemtrack:copy_pmem_devices": "true"}
+        )
+        # The new flavor's first device is the guest's first nvdimm: it gets
+        # the data of the old flavor's first.
+        self.bigger = self._create_flavor(
+            extra_spec={"hw:pmem": "BIG,SMALL", "pmemtrack:copy_pmem_devices": "true"}
+        )
+
+    def _resize(self, server, flavor):
+        self.api.post_server_action(server["id"], {"resize": {"flavorRef": flavor}})
+        return self._wait_for_state_change(server, "VERIFY_RESIZE")
+
+    def test_resize_copies_the_data_revert_wipes_the_destination_confirm_the_source(
+        self,
+    ):
+        self.flags(allow_resize_to_same_host=False)
+        self._start_host("host1")
+        self._start_host("host2")
+        server = self._boot(self.small, "host1")
+        (source,) = self._devices(server)
+        self._write(source)
+
+        server = self._resize(server, self.bigger)
+        self.assertEqual("host2", self._host_of(server))
+        first, second = self._devices(server, "new_resources")
+        self.assertIn(self.worlds["host2"], first.devpath)
+        self.assertEqual(PATTERN, self._read(first))
+        self.assertTrue(self._zeroed(second))
+
+        self.api.post_server_action(server["id"], {"revertResize": None})
+        server = self._wait_for_state_change(server, "ACTIVE")
+        self.assertEqual("host1", self._host_of(server))
+        self.assertEqual(PATTERN, self._read(source))
+        self.assertTrue(self._zeroed(first))
+
+        server = self._resize(server, self.bigger)
+        first, _second = self._devices(server, "new_resources")
+        self.api.post_server_action(server["id"], {"confirmResize": None})
+        server = self._wait_for_state_change(server, "ACTIVE")
+        self.assertEqual("host2", self._host_of(server))
+        self.assertEqual(PATTERN, self._read(first))
+        self.assertTrue(self._zeroed(source))
+
+    def test_cold_migration_copies_the_data(self):
+        self._start_host("host1")
+        self._start_host("host2")
+        server = self._boot(self.small, "host1")
+        (source,) = self._devices(server)
+        self._write(source)
+
+        self.api.post_server_action(server["id"], {"migrate": None})
+        server = self._wait_for_state_change(server, "VERIFY_RESIZE")
+        (target,) = self._devices(server, "new_resources")
+        self.assertEqual(PATTERN, self._read(target))
+        self.api.post_server_action(server["id"], {"confirmResize": None})
+        self._wait_for_state_change(server, "ACTIVE")
+        self.assertEqual(PATTERN, self._read(target))
+        self.assertTrue(self._zeroed(source))
+
+    def test_same_host_resize_copies_the_data(self):
+        self.flags(allow_resize_to_same_host=True)
+        self._start_host("host1")
+        server = self._boot(self.small, "host1")
+        (source,) = self._devices(server)
+        self._write(source)
+
+        server = self._resize(server, self.bigger)
+        first, _second = self._devices(server, "new_resources")
+        self.assertEqual(PATTERN, self._read(first))
+        self.api.post_server_action(server["id"], {"confirmResize": None})
+        self._wait_for_state_change(server, "ACTIVE")
+        self.assertEqual(PATTERN, self._read(first))
+
+    def test_a_failed_copy_leaves_the_instance_active_on_its_source_with_its_data(
+        self,
+    ):
+        self.flags(allow_resize_to_same_host=False)
+        self._start_host("host1")
+        self._start_host("host2")
+        server = self._boot(self.small, "host1")
+        (source,) = self._devices(server)
+        self._write(source)
+        allocations_before = self._resources_of(server)
+        # The destination's daxio refuses to write (-s: the copy's writer;
+        # reads and wipes pass): the copy fails midway.
+        failing = os.path.join(self.work, "bin", "daxio-failing-writes")
+        with open(failing, "w") as f:
+            f.write(
+                "#!/bin/sh\n"
+                'case " $* " in *" -s "*) echo "daxio: write failed" >&2; exit 1;; esac\n'
+                f'exec {os.path.join(self.work, "bin", "daxio")} "$@"\n'
+            )
+        os.chmod(failing, 0o755)
+        self.flags(daxio_path=failing, group="pmemtrack")
+
+        self.api.post_server_action(
+            server["id"], {"resize": {"flavorRef": self.bigger}}
+        )
+        self._wait_for_migration_status(server, ["error"])
+        server = self._wait_for_state_change(server, "ACTIVE")
+        self.assertEqual("host1", self._host_of(server))
+        self.assertEqual(PATTERN, self._read(source))
+        # Whatever reached the destination was zeroed again.
+        dev_dir = os.path.join(self.worlds["host2"], "dev")
+        for chardev in os.listdir(dev_dir):
+            with open(os.path.join(dev_dir, chardev), "rb") as f:
+                self.assertFalse(any(f.read()), chardev)
+        self.assertEqual(allocations_before, self._resources_of(server))
