@@ -13,8 +13,8 @@ import time
 
 from oslo_log import log as logging
 
-from pmemtrack import exception
 from pmemtrack.compute import states
+from pmemtrack.virt.libvirt import pairing
 
 LOG = logging.getLogger(__name__)
 
@@ -131,28 +131,12 @@ class ResizeMixin:
 
 
 def pairs(instance, migration):
-    """(old device, new device) in the order the guest sees its nvdimm devices
-    (its blobs' order, the flavor's hw:pmem order), so each guest device gets
-    its own data back; extra new namespaces start zeroed. Too few or too small
-    new namespaces fail here, before any byte is copied."""
+    """(old device, new device) in the guest's device order (its blobs' order,
+    which a claim writes in the flavor's hw:pmem order)."""
     context = instance.migration_context
-    old = _devices(context.old_resources)
-    new = _devices(context.new_resources)
-    if len(new) < len(old):
-        raise exception.CopyNotPossible(
-            migration=migration.uuid,
-            reason=f"the new flavor has {len(new)} PMEM namespaces for the "
-            f"{len(old)} to copy",
-        )
-    for position, (o, n) in enumerate(zip(old, new[: len(old)], strict=True)):
-        if n.size < o.size:
-            raise exception.CopyNotPossible(
-                migration=migration.uuid,
-                reason=f"guest device {position}: new namespace {n.name} "
-                f"({n.label}, {n.size} bytes) is smaller than old namespace "
-                f"{o.name} ({o.label}, {o.size} bytes)",
-            )
-    return list(zip(old, new[: len(old)], strict=True))
+    return pairing.in_guest_order(
+        _devices(context.old_resources), _devices(context.new_resources), migration.uuid
+    )
 
 
 def _with_heartbeat(migration, conf, progress):

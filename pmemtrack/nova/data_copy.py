@@ -13,6 +13,7 @@ from oslo_utils import strutils
 
 from pmemtrack.nova import conf as nova_conf
 from pmemtrack.virt.libvirt import mover
+from pmemtrack.virt.libvirt import pairing
 from pmemtrack.virt.libvirt import privileged
 from pmemtrack.virt.libvirt import ssh
 
@@ -29,19 +30,18 @@ def wanted(flavor, conf):
     return strutils.bool_from_string(value, strict=True)
 
 
-def pairs(driver, instance, new_flavor):
+def pairs(driver, instance, new_flavor, migration_uuid):
     """[(old, new)] LibvirtVPMEMDevice in guest device order: the old
-    devices as this host discovered them, the new ones as the destination
-    reported them. A guest's n-th nvdimm keeps its data as its n-th."""
+    devices as this host discovered them (never as a blob says), the new ones
+    as the destination reported them to Nova."""
     context = instance.migration_context
     old = driver._get_ordered_vpmem_resources(instance.resources, instance.flavor)
     new = driver._get_ordered_vpmem_resources(context.new_resources, new_flavor)
-    # A flavor with fewer namespaces than the old one keeps the first ones:
-    # the devices it drops are the ones the resize asked to drop.
-    return [
-        (driver._vpmems_by_name[o.identifier], n.metadata)
-        for o, n in zip(old, new, strict=False)
-    ]
+    return pairing.in_guest_order(
+        [driver._vpmems_by_name[r.identifier] for r in old],
+        [r.metadata for r in new],
+        migration_uuid,
+    )
 
 
 def _home_file(*parts):

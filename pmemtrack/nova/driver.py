@@ -205,7 +205,7 @@ class LibvirtDriver(nova_libvirt.LibvirtDriver):
                 move.context, instance.migration_context.migration_id
             )
             same_host = migration.source_compute == migration.dest_compute
-            pairs = data_copy.pairs(self, instance, move.flavor)
+            pairs = data_copy.pairs(self, instance, move.flavor, migration.uuid)
             self._copier.copy(pairs, move.dest, same_host)
         except Exception as err:
             LOG.error("PMEM data copy failed; the instance stays on this host "

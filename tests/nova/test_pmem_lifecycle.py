@@ -6,15 +6,13 @@ and daxio stand-ins, and copied between hosts over a real sshd on 127.0.0.1.
 
 import os
 import sys
-from unittest import mock
+from xml.etree import ElementTree
 
 import fixtures
 from nova import context as nova_context
 from nova import objects
 from nova.tests import fixtures as nova_fixtures
-from nova.tests.fixtures import libvirt as fakelibvirt
-from nova.tests.functional.libvirt import integrated_helpers
-from oslo_utils.fixture import uuidsentinel as uuids
+from nova.tests.functional.libvirt import base
 
 from pmemtrack.loopback_sshd import SSHServer
 from pmemtrack.virt.libvirt import simulated
@@ -25,8 +23,17 @@ PATTERN = b"tenant data that must survive the move " * 1000
 COPY_TRAIT = "CUSTOM_PMEMTRACK_DATA_COPY"
 
 
-class PmemOnNovaBase(integrated_helpers.LibvirtProviderUsageBaseTestCase):
-    compute_driver = "pmemtrack.LibvirtDriver"
+class PmemOnNovaBase(base.ServersTestBase):
+    # Guests are really defined and started on Nova's fake libvirt (its
+    # provider-usage base stubs spawn out).
+    ADMIN_API = True
+    # RPC casts stay casts, as in a real cloud: a compute's failure does not
+    # travel back up to the API or the conductor.
+    CAST_AS_CALL = False
+    microversion = "latest"
+
+    def _setup_compute_service(self):
+        self.flags(compute_driver="pmemtrack.LibvirtDriver")
 
     def setUp(self):
         super().setUp()
@@ -42,14 +49,6 @@ class PmemOnNovaBase(integrated_helpers.LibvirtProviderUsageBaseTestCase):
         self.useFixture(fixtures.EnvironmentVariable("PATH", path))
         # Nova's privileged calls run in this process, executing the stand-ins.
         self.useFixture(nova_fixtures.PrivsepFixture())
-        self.useFixture(nova_fixtures.LibvirtImageBackendFixture())
-        self.useFixture(nova_fixtures.CGroupsFixture())
-        self.useFixture(
-            fixtures.MockPatch(
-                "nova.virt.libvirt.LibvirtDriver._get_local_gb_info",
-                return_value={"total": 128, "used": 44, "free": 84},
-            )
-        )
         self.useFixture(
             fixtures.MockPatch(
                 "nova.virt.libvirt.LibvirtDriver._get_instance_disk_info",
@@ -59,9 +58,6 @@ class PmemOnNovaBase(integrated_helpers.LibvirtProviderUsageBaseTestCase):
         # Nova's fake instance directories hold no disk to move (as in Nova's
         # own resize tests).
         self.useFixture(fixtures.MockPatch("os.rename"))
-        self.mock_conn = self.useFixture(
-            fixtures.MockPatch("nova.virt.libvirt.host.Host._get_new_connection")
-        ).mock
         self.flags(pmem_namespaces="SMALL:ns_a|ns_b,BIG:ns_c", group="libvirt")
         self.flags(
             lease_dir=os.path.join(self.work, "leases"),
@@ -93,13 +89,6 @@ class PmemOnNovaBase(integrated_helpers.LibvirtProviderUsageBaseTestCase):
 
     def _start_host(self, hostname):
         self._world(hostname)
-        self.mock_conn.return_value = fakelibvirt.Connection(
-            "qemu:///system",
-            host_info=fakelibvirt.HostInfo(
-                cpu_nodes=2, cpu_sockets=1, cpu_cores=2, cpu_threads=2
-            ),
-            hostname=hostname,
-        )
         # The ndctl stand-in lists the world it is pointed at: this host's,
         # while this host's driver discovers. Wipes and copies find the world
         # from the device path.
@@ -108,11 +97,10 @@ class PmemOnNovaBase(integrated_helpers.LibvirtProviderUsageBaseTestCase):
             device_dir=os.path.join(self.worlds[hostname], "dev"), group="pmemtrack"
         )
         try:
-            with mock.patch("nova.virt.node.get_local_node_uuid") as node_uuid:
-                node_uuid.return_value = str(getattr(uuids, f"node_{hostname}"))
-                return self._start_compute(host=hostname)
+            self.start_compute(hostname)
         finally:
             del os.environ[simulated.ENV_VAR]
+        return self.computes[hostname]
 
     def _boot(self, flavor, hostname, expected_state="ACTIVE"):
         return self._create_server(
@@ -173,6 +161,32 @@ class GuestDataOnOneHostTest(PmemOnNovaBase):
 
         self._delete_server(server)
         self.assertTrue(self._zeroed(device))
+
+    def test_each_nvdimm_sits_on_the_guest_cell_of_its_host_node_at_an_aligned_size(
+        self,
+    ):
+        compute = self._start_host("host1")
+        flavor = self._create_flavor(
+            vcpu=2, extra_spec={"hw:pmem": "BIG", "hw:numa_nodes": "2"}
+        )
+        server = self._boot(flavor, "host1")
+        (device,) = self._devices(server)
+        conn = compute.driver._host.get_connection()
+        domain = ElementTree.fromstring(
+            conn.lookupByUUIDString(server["id"]).XMLDesc(0)
+        )
+        cell_of_host_node = {
+            int(node): int(memnode.get("cellid"))
+            for memnode in domain.findall("./numatune/memnode")
+            for node in memnode.get("nodeset").split(",")
+        }
+        (nvdimm,) = domain.findall("./devices/memory[@model='nvdimm']")
+        self.assertEqual(device.devpath, nvdimm.findtext("./source/path"))
+        # ns_c is on host node 1: the guest cell pinned there, not cell 0.
+        self.assertEqual(cell_of_host_node[1], int(nvdimm.findtext("./target/node")))
+        self.assertNotEqual(0, cell_of_host_node[1])
+        size = int(nvdimm.findtext("./target/size"))
+        self.assertEqual(0, size % int(nvdimm.findtext("./source/alignsize")))
 
     def test_a_flavor_asking_for_copy_is_never_scheduled_to_a_host_without_it(self):
         self.flags(compute_driver="libvirt.LibvirtDriver")
