@@ -64,10 +64,13 @@ pmemtrack_opts = [
         "that namespace's lease. Must be the same path on every compute host.",
     ),
     cfg.StrOpt(
-        "unwiped_file",
-        default="$state_path/pmemtrack/unwiped-namespaces.json",
-        help="Namespaces whose wipe failed, kept across restarts: they are "
-        "reported as reserved (never handed out) until a later wipe succeeds.",
+        "state_dir",
+        default="$state_path/pmemtrack",
+        help="Where this host keeps what it must not forget across restarts: "
+        "namespaces whose wipe failed (reported reserved, never handed out "
+        "until a later wipe succeeds) and which instance last used each "
+        "namespace here (so a host an instance was evacuated from wipes "
+        "exactly its namespaces when it comes back). Files are per host.",
     ),
     cfg.IntOpt(
         "command_timeout",

@@ -35,7 +35,7 @@ from oslo_log import log as logging
 from pmemtrack import resource_class
 from pmemtrack.nova import conf as nova_conf
 from pmemtrack.nova import data_copy
-from pmemtrack.nova import unwiped
+from pmemtrack.nova import state
 from pmemtrack.nova import vpmem
 from pmemtrack.virt.libvirt import lease
 
@@ -52,8 +52,16 @@ class LibvirtDriver(nova_libvirt.LibvirtDriver):
         self._keeping_pmem = set()
         self._moving = {}
         super().__init__(virtapi, read_only)
-        self._unwiped = unwiped.UnwipedNamespaces(CONF.pmemtrack.unwiped_file)
         self._copier = data_copy.DataCopier(CONF.pmemtrack)
+        self._unwiped, self._holders = state.for_host(
+            CONF.pmemtrack.state_dir, CONF.host
+        )
+
+    def init_host(self, host):
+        # Before Nova's own start-up work: it removes the guests of instances
+        # evacuated from this host, which wipes their namespaces (below).
+        self._unwiped, self._holders = state.for_host(CONF.pmemtrack.state_dir, host)
+        return super().init_host(host)
 
     # -- discovery and inventory -----------------------------------------------
 
@@ -121,10 +129,31 @@ class LibvirtDriver(nova_libvirt.LibvirtDriver):
             self._keeping_pmem.discard(instance.uuid)
 
     def _get_vpmems(self, instance, prefix=None):
+        """The namespaces of this host to wipe when Nova cleans ``instance``
+        up: never during a hard reboot; otherwise those its resources name on
+        this host's provider (a blob naming another host's namespace must not
+        wipe the namespace of that name here) and those it last had a guest
+        on here (after an evacuation Nova's records point elsewhere)."""
         if prefix is None and instance.uuid in self._keeping_pmem:
             return []
         if prefix is None:
-            return super()._get_vpmems(instance)
+            resources = instance.resources or []
+            names = set(self._holders.names_of(instance.uuid))
+        else:
+            resources = self._migration_resources(instance, prefix)
+            names = set()
+        here = self._host.get_node_uuid()
+        names.update(
+            r.identifier
+            for r in self._get_vpmem_resources(resources)
+            if r.obj_attr_is_set("provider_uuid") and r.provider_uuid == here
+        )
+        return [
+            self._vpmems_by_name[n] for n in sorted(names) if n in self._vpmems_by_name
+        ]
+
+    @staticmethod
+    def _migration_resources(instance, prefix):
         # Nova 34 looks for "oldresources" (no underscore) in the migration
         # context, finds nothing, and never wipes the source's namespaces on
         # confirm: the next tenant would read the old one's data.
@@ -132,8 +161,7 @@ class LibvirtDriver(nova_libvirt.LibvirtDriver):
         field = f"{prefix}_resources"
         if context is None or not context.obj_attr_is_set(field):
             return []
-        resources = self._get_vpmem_resources(getattr(context, field) or [])
-        return [self._vpmems_by_name[r.identifier] for r in resources]
+        return getattr(context, field) or []
 
     def _cleanup_vpmems(self, vpmems):
         for device in vpmems:
@@ -152,9 +180,10 @@ class LibvirtDriver(nova_libvirt.LibvirtDriver):
                 devpath,
                 err,
             )
-            self._unwiped.add(name, devpath)
+            self._unwiped.set(name, devpath)
             return False
         self._unwiped.discard(name)
+        self._holders.discard(name)
         LOG.info("Wiped namespace %s (%s)", name, devpath)
         return True
 
@@ -167,6 +196,8 @@ class LibvirtDriver(nova_libvirt.LibvirtDriver):
     def _get_guest_config(self, instance, *args, **kwargs):
         guest = super()._get_guest_config(instance, *args, **kwargs)
         vpmem.place(guest, self._host_node_of_devpath)
+        for name in vpmem.names_in(guest, self._vpmems_by_name):
+            self._holders.set(name, instance.uuid)
         return guest
 
     # -- resize and cold migration -------------------------------------------------

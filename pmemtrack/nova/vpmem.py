@@ -88,3 +88,14 @@ def place(guest, host_node_of_devpath):
                 guest.name,
                 dev.target_node,
             )
+
+
+def names_in(guest, devices_by_name):
+    """Names of the namespaces the guest's nvdimm devices use."""
+    name_of = {device.devpath: name for name, device in devices_by_name.items()}
+    return [
+        name_of[dev.source_path]
+        for dev in guest.devices
+        if isinstance(dev, vconfig.LibvirtConfigGuestVPMEM)
+        and dev.source_path in name_of
+    ]

@@ -61,7 +61,7 @@ class PmemOnNovaBase(base.ServersTestBase):
         self.flags(pmem_namespaces="SMALL:ns_a|ns_b,BIG:ns_c", group="libvirt")
         self.flags(
             lease_dir=os.path.join(self.work, "leases"),
-            unwiped_file=os.path.join(self.work, "unwiped.json"),
+            state_dir=os.path.join(self.work, "state"),
             sysfs_dir=os.path.join(self.work, "sys"),
             daxio_path=os.path.join(bindir, "daxio"),
             group="pmemtrack",
@@ -98,6 +98,18 @@ class PmemOnNovaBase(base.ServersTestBase):
         )
         try:
             self.start_compute(hostname)
+        finally:
+            del os.environ[simulated.ENV_VAR]
+        return self.computes[hostname]
+
+    def _restart_host(self, hostname):
+        """nova-compute restarts; the guests defined on the host stay."""
+        os.environ[simulated.ENV_VAR] = self.worlds[hostname]
+        self.flags(
+            device_dir=os.path.join(self.worlds[hostname], "dev"), group="pmemtrack"
+        )
+        try:
+            self.restart_compute_service(hostname)
         finally:
             del os.environ[simulated.ENV_VAR]
         return self.computes[hostname]
@@ -187,6 +199,67 @@ class GuestDataOnOneHostTest(PmemOnNovaBase):
         self.assertNotEqual(0, cell_of_host_node[1])
         size = int(nvdimm.findtext("./target/size"))
         self.assertEqual(0, size % int(nvdimm.findtext("./source/alignsize")))
+
+    def test_a_namespace_whose_wipe_failed_is_never_handed_out_until_wiped(self):
+        compute = self._start_host("host1")
+        flavor = self._create_flavor(extra_spec={"hw:pmem": "SMALL"})
+        server = self._boot(flavor, "host1")
+        (device,) = self._devices(server)
+        self._write(device)
+        daxio = os.path.join(self.work, "bin", "daxio")
+        working = os.readlink(daxio)
+        os.unlink(daxio)
+        os.symlink("/bin/false", daxio)
+
+        self._delete_server(server)
+        self.assertEqual(PATTERN, self._read(device))
+        compute.manager.update_available_resource(self.ctxt)
+        rp = self.compute_rp_uuids["host1"]
+        small = self._get_provider_inventory(rp)["CUSTOM_PMEM_NAMESPACE_SMALL"]
+        self.assertEqual((2, 1), (small["total"], small["reserved"]))
+        # One SMALL namespace is left to give, not two.
+        self._boot(flavor, "host1")
+        self._boot(flavor, "host1", expected_state="ERROR")
+
+        os.unlink(daxio)
+        os.symlink(working, daxio)
+        compute.manager.update_available_resource(self.ctxt)
+        self.assertTrue(self._zeroed(device))
+        small = self._get_provider_inventory(rp)["CUSTOM_PMEM_NAMESPACE_SMALL"]
+        self.assertEqual(0, small["reserved"])
+
+    def test_a_host_an_instance_was_evacuated_from_wipes_its_namespaces_on_return(
+        self,
+    ):
+        self._start_host("host1")
+        self._start_host("host2")
+        flavor = self._create_flavor(extra_spec={"hw:pmem": "SMALL"})
+        (taken_on_host2,) = self._devices(self._boot(flavor, "host2"))
+        both = [self._boot(flavor, "host1"), self._boot(flavor, "host1")]
+        # Evacuate the one whose new namespace on host2 gets another name:
+        # the other instance holds a namespace of that name on host1, which
+        # Nova's own driver would wipe when host1 comes back.
+        (moving,) = [s for s in both if self._devices(s)[0].name == taken_on_host2.name]
+        (staying,) = [s for s in both if s is not moving]
+        (old,) = self._devices(moving)
+        (bystander,) = self._devices(staying)
+        self._write(old)
+        self._write(bystander, b"the bystander's own data")
+
+        self.computes["host1"].stop()
+        service = self.api.get_services(host="host1", binary="nova-compute")[0]
+        self.api.put_service(service["id"], {"forced_down": True})
+        # Since microversion 2.95 an evacuated instance arrives stopped.
+        moving = self._evacuate_server(moving, expected_host="host2")
+        (new,) = self._devices(moving)
+        self.assertEqual(bystander.name, new.name)
+        # The old tenant's data stays until its host comes back.
+        self.assertEqual(PATTERN, self._read(old))
+
+        self._restart_host("host1")
+        self.assertTrue(self._zeroed(old))
+        with open(bystander.devpath, "rb") as f:
+            self.assertEqual(b"the bystander's own data", f.read(24))
 
     def test_a_flavor_asking_for_copy_is_never_scheduled_to_a_host_without_it(self):
         self.flags(compute_driver="libvirt.LibvirtDriver")
