@@ -15,6 +15,7 @@ from nova.tests import fixtures as nova_fixtures
 from nova.tests.functional.libvirt import base
 
 from pmemtrack.loopback_sshd import SSHServer
+from pmemtrack.nova import privileged
 from pmemtrack.virt.libvirt import simulated
 
 MiB = 1024 * 1024
@@ -40,7 +41,7 @@ class PmemOnNovaBase(base.ServersTestBase):
         self.work = self.useFixture(fixtures.TempDir()).path
         bindir = os.path.join(self.work, "bin")
         os.makedirs(bindir)
-        for tool in ("ndctl", "daxio"):
+        for tool in ("ndctl", "daxctl", "daxio"):
             standin = os.path.join(
                 os.path.dirname(sys.executable), f"pmemtrack-sim-{tool}"
             )
@@ -87,8 +88,15 @@ class PmemOnNovaBase(base.ServersTestBase):
         self.worlds[hostname] = root
         return root
 
-    def _start_host(self, hostname):
+    def _start_host(self, hostname, cxl=False):
         self._world(hostname)
+        if cxl:
+            # A CXL memory device exposed as devdax, listed by daxctl only.
+            entry = simulated.create_dax_device(self.worlds[hostname], SMALL)
+            self.flags(
+                pmem_namespaces=f"SMALL:ns_a|ns_b,BIG:ns_c,CXL:{entry['chardev']}",
+                group="libvirt",
+            )
         # The ndctl stand-in lists the world it is pointed at: this host's,
         # while this host's driver discovers. Wipes and copies find the world
         # from the device path.
@@ -260,6 +268,30 @@ class GuestDataOnOneHostTest(PmemOnNovaBase):
         self.assertTrue(self._zeroed(old))
         with open(bystander.devpath, "rb") as f:
             self.assertEqual(b"the bystander's own data", f.read(24))
+
+    def test_a_cxl_dax_device_is_offered_used_and_wiped_like_a_namespace(self):
+        self.flags(
+            discover_dax_devices=True,
+            daxctl_path=os.path.join(self.work, "bin", "daxctl"),
+            group="pmemtrack",
+        )
+        # pmemtrack's own privileged call (Nova has none for daxctl) runs in
+        # this process, as Nova's do under its PrivsepFixture.
+        self.useFixture(
+            fixtures.MockPatchObject(privileged.dax_admin_pctxt, "client_mode", False)
+        )
+        self._start_host("host1", cxl=True)
+        rp = self.compute_rp_uuids["host1"]
+        self.assertEqual(
+            1, self._get_provider_inventory(rp)["CUSTOM_PMEM_NAMESPACE_CXL"]["total"]
+        )
+        flavor = self._create_flavor(extra_spec={"hw:pmem": "CXL"})
+        server = self._boot(flavor, "host1")
+        (device,) = self._devices(server)
+        self.assertIn(self.worlds["host1"], device.devpath)
+        self._write(device)
+        self._delete_server(server)
+        self.assertTrue(self._zeroed(device))
 
     def test_a_flavor_asking_for_copy_is_never_scheduled_to_a_host_without_it(self):
         self.flags(compute_driver="libvirt.LibvirtDriver")

@@ -12,6 +12,7 @@ from pmemtrack.conf import validate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SAMPLE = os.path.join(ROOT, "etc", "pmemtrack", "pmemtrack.conf.sample")
+NOVA_SAMPLE = os.path.join(ROOT, "etc", "pmemtrack", "nova-pmemtrack.conf.sample")
 
 
 @pytest.fixture
@@ -75,23 +76,31 @@ def test_bad_value_names_option_and_value(make_conf, text, group, option, value)
     assert value in message
 
 
-def test_sample_config_is_generated_and_current(tmp_path):
+@pytest.mark.parametrize(
+    "generator, sample",
+    [
+        ("pmemtrack.conf", SAMPLE),
+        # The [pmemtrack] group of nova.conf, for nova-compute hosts.
+        ("pmemtrack-nova.conf", NOVA_SAMPLE),
+    ],
+)
+def test_sample_config_is_generated_and_current(tmp_path, generator, sample):
     """Fails when an option changed but the sample was not regenerated."""
-    fresh = tmp_path / "pmemtrack.conf.sample"
+    fresh = tmp_path / os.path.basename(sample)
     subprocess.run(
         [
             sys.executable,
             "-m",
             "oslo_config.generator",
             "--config-file",
-            os.path.join(ROOT, "etc", "oslo-config-generator", "pmemtrack.conf"),
+            os.path.join(ROOT, "etc", "oslo-config-generator", generator),
             "--output-file",
             str(fresh),
         ],
         check=True,
         cwd=ROOT,
     )
-    with open(SAMPLE) as committed:
+    with open(sample) as committed:
         assert committed.read() == fresh.read_text(), (
-            "etc/pmemtrack/pmemtrack.conf.sample is stale: run 'tox -e genconfig'"
+            f"{os.path.relpath(sample, ROOT)} is stale: run 'tox -e genconfig'"
         )
