@@ -12,6 +12,7 @@ from oslo_log import log as logging
 from oslo_utils import strutils
 
 from pmemtrack.nova import conf as nova_conf
+from pmemtrack.virt.libvirt import lease
 from pmemtrack.virt.libvirt import mover
 from pmemtrack.virt.libvirt import pairing
 from pmemtrack.virt.libvirt import privileged
@@ -65,7 +66,43 @@ def ssh_settings(conf):
     )
 
 
+class _Tools(privileged.Tools):
+    def lease_path(self, devpath):
+        # One lease per device path, the same rule on every host: the source
+        # names the destination's leases by the devices Nova reported.
+        return os.path.join(self.lease_dir, devpath.strip("/").replace("/", "%"))
+
+
+class _Destination:
+    """Runs commands where the new namespaces are: here, or over SSH."""
+
+    def __init__(self, address, settings, timeout):
+        self.address, self.settings, self.timeout = address, settings, timeout
+
+    def run(self, argv):
+        if self.address is None:
+            done = subprocess.run(argv, capture_output=True, timeout=self.timeout)
+            status, stderr = done.returncode, done.stderr
+        else:
+            with ssh.connect(self.address, self.settings) as connection:
+                result = connection.exec(shlex.join(argv), self.timeout)
+            status, stderr = result.exit_status, result.stderr
+        if status != 0:
+            raise RuntimeError(
+                f"{argv[0]} exited {status}: {stderr.decode(errors='replace').strip()}"
+            )
+
+    def __str__(self):
+        return self.address or "this host"
+
+
 class DataCopier:
+    """The copy of a move's namespaces under their destination's write leases
+    (``virt.libvirt.lease``): the source grants each new namespace's lease to
+    the move before any byte is written; writers refuse to write without it;
+    the destination revokes it when the instance lands there
+    (``finish_migration``) or wipes the namespace when nobody owns it."""
+
     def __init__(self, conf):
         self.conf = conf
 
@@ -74,7 +111,7 @@ class DataCopier:
         # Read at each use: the options may be changed while nova-compute runs
         # (SIGHUP reloads mutable options; tests set them).
         conf = self.conf
-        return privileged.Tools(
+        return _Tools(
             types.SimpleNamespace(
                 backend="ndctl",
                 command_timeout=conf.command_timeout,
@@ -89,53 +126,50 @@ class DataCopier:
     def lease_path(self, devpath):
         return self.tools.lease_path(devpath)
 
-    def copy(self, device_pairs, dest, same_host):
-        """Copy and verify every pair; on failure zero what reached the
-        destination (it may hold part of this tenant's data) and raise."""
+    def copy(self, device_pairs, dest, same_host, token):
+        """Copy and verify every pair as move ``token``; on failure zero what
+        reached the destination (it may hold part of this tenant's data) and
+        raise."""
         address = None if same_host else dest
         settings = None if same_host else ssh_settings(self.conf)
+        destination = _Destination(address, settings, self.conf.wipe_timeout)
         tools = self.tools
+        news = [new for _, new in device_pairs]
         with mover.Mover(
             tools,
             address,
             settings,
             stall_timeout=self.conf.stall_timeout,
             chunk_size=self.conf.chunk_size,
+            lease_token=token,
         ) as data_mover:
             try:
+                for new in news:
+                    destination.run(
+                        lease.grant_argv(tools.lease_path(new.devpath), token)
+                    )
                 return [data_mover.copy(old, new) for old, new in device_pairs]
             except Exception:
-                self._zero_destination(
-                    tools, data_mover, [new for _, new in device_pairs]
-                )
+                self._zero_destination(tools, destination, news)
                 raise
 
-    def _zero_destination(self, tools, data_mover, devices):
+    @staticmethod
+    def _zero_destination(tools, destination, devices):
         for device in devices:
-            argv = tools.argv("daxio", "-z", "-o", device.devpath)
+            wipe = tools.argv("daxio", "-z", "-o", device.devpath)
             try:
-                if data_mover.dest is None:
-                    subprocess.run(argv, check=True, capture_output=True,
-                                   timeout=self.conf.wipe_timeout)  # fmt: skip
-                else:
-                    connection = ssh.connect(data_mover.dest, data_mover.ssh_settings)
-                    with connection:
-                        result = connection.exec(
-                            shlex.join(argv), self.conf.wipe_timeout
-                        )
-                    if result.exit_status != 0:
-                        raise RuntimeError(
-                            f"daxio exited {result.exit_status}: "
-                            f"{result.stderr.decode(errors='replace').strip()}"
-                        )
+                destination.run(
+                    lease.revoke_argv(tools.lease_path(device.devpath), wipe)
+                )
             except Exception as err:
-                LOG.critical(
+                # The destination's periodic pass wipes it once its writer is
+                # gone: its lease still names this move, and nobody owns it.
+                LOG.error(
                     "Zeroing destination namespace %s (%s) on %s after a failed "
-                    "copy failed: it may hold part of the instance's data; zero "
-                    "it by hand (daxio -z -o %s) before it is used again: %s",
+                    "copy failed (a writer may still run there); that host "
+                    "keeps it out of the pool and wipes it later: %s",
                     device.name,
                     device.devpath,
-                    data_mover.dest or "this host",
-                    device.devpath,
+                    destination,
                     err,
                 )

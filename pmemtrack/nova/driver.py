@@ -25,6 +25,7 @@ runs on this class.
 
 import collections
 
+from nova import context as nova_context
 from nova import exception as nova_exception
 from nova import objects as nova_objects
 import nova.privsep.libvirt
@@ -35,6 +36,7 @@ from oslo_log import log as logging
 from pmemtrack import resource_class
 from pmemtrack.nova import conf as nova_conf
 from pmemtrack.nova import data_copy
+from pmemtrack.nova import ownership
 from pmemtrack.nova import state
 from pmemtrack.nova import vpmem
 from pmemtrack.virt.libvirt import lease
@@ -53,6 +55,7 @@ class LibvirtDriver(nova_libvirt.LibvirtDriver):
         self._moving = {}
         super().__init__(virtapi, read_only)
         self._copier = data_copy.DataCopier(CONF.pmemtrack)
+        self._hostname = CONF.host
         self._unwiped, self._holders = state.for_host(
             CONF.pmemtrack.state_dir, CONF.host
         )
@@ -60,6 +63,7 @@ class LibvirtDriver(nova_libvirt.LibvirtDriver):
     def init_host(self, host):
         # Before Nova's own start-up work: it removes the guests of instances
         # evacuated from this host, which wipes their namespaces (below).
+        self._hostname = host
         self._unwiped, self._holders = state.for_host(CONF.pmemtrack.state_dir, host)
         return super().init_host(host)
 
@@ -97,6 +101,7 @@ class LibvirtDriver(nova_libvirt.LibvirtDriver):
 
     def update_provider_tree(self, provider_tree, nodename, allocations=None):
         self._retry_failed_wipes()
+        self._reclaim_abandoned_copies()
         super().update_provider_tree(provider_tree, nodename, allocations)
 
     def _update_provider_tree_for_vpmems(self, provider_tree, nodename,
@@ -142,12 +147,7 @@ class LibvirtDriver(nova_libvirt.LibvirtDriver):
         else:
             resources = self._migration_resources(instance, prefix)
             names = set()
-        here = self._host.get_node_uuid()
-        names.update(
-            r.identifier
-            for r in self._get_vpmem_resources(resources)
-            if r.obj_attr_is_set("provider_uuid") and r.provider_uuid == here
-        )
+        names |= ownership.names_on(resources, self._host.get_node_uuid())
         return [
             self._vpmems_by_name[n] for n in sorted(names) if n in self._vpmems_by_name
         ]
@@ -187,6 +187,28 @@ class LibvirtDriver(nova_libvirt.LibvirtDriver):
         LOG.info("Wiped namespace %s (%s)", name, devpath)
         return True
 
+    def _reclaim_abandoned_copies(self):
+        """Wipe namespaces a copy was let into (their lease still names a
+        move) that no instance or move on this host owns any more: the copy
+        failed or its source died, and they may hold part of its data."""
+        granted = {
+            name: device
+            for name, device in self._vpmems_by_name.items()
+            if lease.holds_token(self._copier.lease_path(device.devpath))
+        }
+        if not granted:
+            return
+        owned = ownership.names_owned_here(
+            nova_context.get_admin_context(),
+            self._hostname,
+            self._host.get_hostname(),
+            self._host.get_node_uuid(),
+        )
+        for name in sorted(set(granted) - owned):
+            LOG.warning("Namespace %s was written by a copy that did not land "
+                        "here; wiping it", name)  # fmt: skip
+            self._wipe(name, granted[name].devpath)
+
     def _retry_failed_wipes(self):
         for name, devpath in self._unwiped.items():
             self._wipe(name, devpath)
@@ -220,6 +242,20 @@ class LibvirtDriver(nova_libvirt.LibvirtDriver):
         finally:
             self._moving.pop(instance.uuid, None)
 
+    def finish_migration(self, context, migration, instance, *args, **kwargs):
+        """Nova's finish at the destination; then the copied data is the
+        instance's own: the copy's write leases are revoked."""
+        result = super().finish_migration(context, migration, instance, *args, **kwargs)
+        for device in self._get_vpmems(instance, prefix="new"):
+            try:
+                lease.revoke(
+                    self._copier.lease_path(device.devpath), device.name, device.devpath
+                )
+            except Exception as err:
+                LOG.error("Could not revoke the copy's lease of %s: %s",
+                          device.name, err, instance=instance)  # fmt: skip
+        return result
+
     def power_off(self, instance, timeout=0, retry_interval=0):
         super().power_off(instance, timeout, retry_interval)
         move = self._moving.get(instance.uuid)
@@ -237,7 +273,7 @@ class LibvirtDriver(nova_libvirt.LibvirtDriver):
             )
             same_host = migration.source_compute == migration.dest_compute
             pairs = data_copy.pairs(self, instance, move.flavor, migration.uuid)
-            self._copier.copy(pairs, move.dest, same_host)
+            self._copier.copy(pairs, move.dest, same_host, token=migration.uuid)
         except Exception as err:
             LOG.error("PMEM data copy failed; the instance stays on this host "
                       "with its data: %s", err, instance=instance)  # fmt: skip

@@ -5,7 +5,9 @@ and daxio stand-ins, and copied between hosts over a real sshd on 127.0.0.1.
 """
 
 import os
+import signal
 import sys
+import time
 from xml.etree import ElementTree
 
 import fixtures
@@ -425,3 +427,65 @@ class GuestDataAcrossMovesTest(PmemOnNovaBase):
             with open(os.path.join(dev_dir, chardev), "rb") as f:
                 self.assertFalse(any(f.read()), chardev)
         self.assertEqual(allocations_before, self._resources_of(server))
+
+    def test_a_stalled_destination_writer_keeps_its_namespace_out_of_the_pool(self):
+        self.flags(allow_resize_to_same_host=False)
+        self.flags(stall_timeout=2, group="pmemtrack")
+        self._start_host("host1")
+        self._start_host("host2")
+        server = self._boot(self.small, "host1")
+        (source,) = self._devices(server)
+        self._write(source)
+        # The destination's writer (-s) hangs holding the namespace's lease,
+        # as a frozen process would; reads and wipes pass.
+        pidfile = os.path.join(self.work, "writer.pid")
+        stalling = os.path.join(self.work, "bin", "daxio-stalling-writes")
+        with open(stalling, "w") as f:
+            f.write(
+                "#!/bin/sh\n"
+                f'case " $* " in *" -s "*) echo $$ > {pidfile}; exec sleep 120;; esac\n'
+                f'exec {os.path.join(self.work, "bin", "daxio")} "$@"\n'
+            )
+        os.chmod(stalling, 0o755)
+        self.flags(daxio_path=stalling, group="pmemtrack")
+
+        self.api.post_server_action(
+            server["id"], {"resize": {"flavorRef": self.bigger}}
+        )
+        self._wait_for_migration_status(server, ["error"])
+        server = self._wait_for_state_change(server, "ACTIVE")
+        self.assertEqual("host1", self._host_of(server))
+        self.assertEqual(PATTERN, self._read(source))
+        with open(pidfile) as f:
+            writer = int(f.read())
+        self.addCleanup(_kill, writer)
+
+        # The copy's writer lives on: its namespace (BIG, the guest's first
+        # device in the new flavor) is reserved, never handed out.
+        host2, rp2 = self.computes["host2"], self.compute_rp_uuids["host2"]
+        host2.manager.update_available_resource(self.ctxt)
+        big = self._get_provider_inventory(rp2)["CUSTOM_PMEM_NAMESPACE_BIG"]
+        self.assertEqual((1, 1), (big["total"], big["reserved"]))
+
+        _kill(writer)
+        host2.manager.update_available_resource(self.ctxt)
+        big = self._get_provider_inventory(rp2)["CUSTOM_PMEM_NAMESPACE_BIG"]
+        self.assertEqual(0, big["reserved"])
+        dev_dir = os.path.join(self.worlds["host2"], "dev")
+        for chardev in os.listdir(dev_dir):
+            with open(os.path.join(dev_dir, chardev), "rb") as f:
+                self.assertFalse(any(f.read()), chardev)
+
+
+def _kill(pid):
+    """End the process and wait until it is gone."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    for _ in range(500):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.01)

@@ -39,6 +39,39 @@ def writer_argv(lease_path, token, argv):
             lease_path, token, *argv]  # fmt: skip
 
 
+# The same grant and revoke as ``grant``/``exclusive`` below, as commands for
+# another host (run there over SSH): ``flock --nonblock --exclusive`` fails at
+# once while a writer holds the lease, and the file is truncated, never
+# replaced, so every process keeps locking the same inode.
+_GRANT_SCRIPT = (
+    'mkdir -p "$(dirname "$0")" && '
+    'flock --nonblock --exclusive "$0" sh -c \'printf %s "$1" > "$0"\' "$0" "$1"'
+)
+_REVOKE_SCRIPT = (
+    'flock --nonblock --exclusive "$0" sh -c \': > "$0"; exec "$@"\' "$0" "$@"'
+)
+
+
+def grant_argv(lease_path, token):
+    """A command granting ``token`` the lease, on the lease's host."""
+    return ["sh", "-c", _GRANT_SCRIPT, lease_path, token]
+
+
+def revoke_argv(lease_path, argv):
+    """A command revoking the lease (no writer left, none may start) and then
+    running ``argv`` (a wipe) while still holding it, on the lease's host."""
+    return ["sh", "-c", _REVOKE_SCRIPT, lease_path, *argv]
+
+
+def holds_token(lease_path):
+    """True if a copy was granted the lease and it was never revoked."""
+    try:
+        with open(lease_path) as lease:
+            return bool(lease.read().strip())
+    except FileNotFoundError:
+        return False
+
+
 def _open(lease_path):
     os.makedirs(os.path.dirname(lease_path), mode=0o755, exist_ok=True)
     # Readable by the migration user, whose writers lock and read it.
