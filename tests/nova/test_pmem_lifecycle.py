@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import time
+from unittest import mock
 from xml.etree import ElementTree
 
 import fixtures
@@ -168,21 +169,52 @@ class PmemOnNovaBase(base.ServersTestBase):
 
 
 class GuestDataOnOneHostTest(PmemOnNovaBase):
-    def test_hard_reboot_and_stop_start_keep_the_data_and_delete_wipes(self):
+    def test_reboots_stop_start_suspend_and_a_host_restart_keep_the_data(self):
         self._start_host("host1")
         flavor = self._create_flavor(extra_spec={"hw:pmem": "SMALL"})
         server = self._boot(flavor, "host1")
         (device,) = self._devices(server)
         self._write(device)
 
-        self._reboot_server(server, hard=True)
+        server = self._reboot_server(server, hard=True)
+        self.assertEqual(PATTERN, self._read(device))
+        server = self._reboot_server(server)
         self.assertEqual(PATTERN, self._read(device))
         server = self._stop_server(server)
         server = self._start_server(server)
         self.assertEqual(PATTERN, self._read(device))
+        server = self._suspend_server(server)
+        server = self._resume_server(server)
+        self.assertEqual(PATTERN, self._read(device))
+        self.flags(resume_guests_state_on_host_boot=True)
+        self._restart_host("host1")
+        self._wait_for_state_change(server, "ACTIVE")
+        self.assertEqual(PATTERN, self._read(device))
 
         self._delete_server(server)
         self.assertTrue(self._zeroed(device))
+
+    def test_a_build_that_fails_on_the_hypervisor_wipes_its_namespace(self):
+        self._start_host("host1")
+        flavor = self._create_flavor(extra_spec={"hw:pmem": "BIG"})
+        written = []
+
+        def guest_dies_after_writing(guest, pause=False):
+            # The guest ran long enough to write to its nvdimm, then died.
+            xml = ElementTree.fromstring(guest.get_xml_desc())
+            path = xml.findtext("./devices/memory[@model='nvdimm']/source/path")
+            with open(path, "r+b") as f:
+                f.write(PATTERN)
+            written.append(path)
+            raise RuntimeError("qemu died")
+
+        with mock.patch(
+            "nova.virt.libvirt.guest.Guest.launch", guest_dies_after_writing
+        ):
+            self._boot(flavor, "host1", expected_state="ERROR")
+        (path,) = written
+        with open(path, "rb") as f:
+            self.assertFalse(any(f.read()))
 
     def test_each_nvdimm_sits_on_the_guest_cell_of_its_host_node_at_an_aligned_size(
         self,
