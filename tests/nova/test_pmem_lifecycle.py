@@ -459,6 +459,7 @@ class GuestDataAcrossMovesTest(PmemOnNovaBase):
             with open(os.path.join(dev_dir, chardev), "rb") as f:
                 self.assertFalse(any(f.read()), chardev)
         self.assertEqual(allocations_before, self._resources_of(server))
+        self.assertEqual([source], self._devices(server))
 
     def test_a_stalled_destination_writer_keeps_its_namespace_out_of_the_pool(self):
         self.flags(allow_resize_to_same_host=False)
