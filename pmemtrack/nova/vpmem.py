@@ -14,6 +14,7 @@ from nova.virt.libvirt import config as vconfig
 from oslo_log import log as logging
 
 from pmemtrack import exception
+from pmemtrack.virt.libvirt import config
 from pmemtrack.virt.libvirt import namespaces
 
 LOG = logging.getLogger(__name__)
@@ -74,8 +75,7 @@ def place(guest, host_node_of_devpath):
     for dev in guest.devices:
         if not isinstance(dev, vconfig.LibvirtConfigGuestVPMEM):
             continue
-        if dev.align_size:
-            dev.target_size -= dev.target_size % dev.align_size
+        dev.target_size = config.aligned_down(dev.target_size, dev.align_size)
         host_node = host_node_of_devpath.get(dev.source_path)
         if host_node in cell_of:
             dev.target_node = cell_of[host_node]

@@ -19,6 +19,12 @@ KiB = 1024
 LABEL_SIZE = 2 * 1024 * 1024
 
 
+def aligned_down(size, align):
+    """``size`` rounded down to a multiple of ``align`` (0: no alignment):
+    libvirt and the kernel's device-dax refuse an unaligned mapping."""
+    return size - size % align if align else size
+
+
 @dataclasses.dataclass(frozen=True)
 class Nvdimm:
     devpath: str
@@ -29,7 +35,7 @@ class Nvdimm:
     @property
     def target_size(self):
         """The namespace size rounded down to its alignment, in bytes."""
-        return self.size - self.size % self.align if self.align else self.size
+        return aligned_down(self.size, self.align)
 
 
 @dataclasses.dataclass
