@@ -2,6 +2,7 @@
 whether the flavor asks, and the verified mover shared with the standalone
 service."""
 
+import dataclasses
 import getpass
 import os
 import shlex
@@ -73,6 +74,65 @@ class _Tools(privileged.Tools):
         return os.path.join(self.lease_dir, devpath.strip("/").replace("/", "%"))
 
 
+def tools(options):
+    return _Tools(
+        types.SimpleNamespace(
+            backend="ndctl",
+            command_timeout=options.command_timeout,
+            wipe_timeout=options.wipe_timeout,
+            lease_dir=options.lease_dir,
+            ndctl_path="ndctl",
+            daxctl_path=options.daxctl_path,
+            daxio_path=options.daxio_path,
+        )
+    )
+
+
+def lease_path(options, devpath):
+    """The write lease of the dax device at ``devpath``, on its own host."""
+    return tools(options).lease_path(devpath)
+
+
+# -- the request the privileged daemon runs ---------------------------------------
+
+_OPTIONS = ("command_timeout", "wipe_timeout", "lease_dir", "daxctl_path",
+            "daxio_path", "stall_timeout", "chunk_size")  # fmt: skip
+_DEVICE = ("name", "label", "devpath", "size", "align")
+
+
+def request(device_pairs, dest, same_host, token, conf):
+    """The copy as plain data for the privileged daemon (which may read the
+    source devices): SSH settings are resolved here, as the nova-compute
+    user whose keys Nova's resize uses."""
+    settings = None if same_host else ssh_settings(conf)
+    return {
+        "pairs": [
+            [{f: getattr(d, f) for f in _DEVICE} for d in pair] for pair in device_pairs
+        ],  # fmt: skip
+        "dest": None if same_host else dest,
+        "ssh": dataclasses.asdict(settings) if settings else None,
+        "options": {name: getattr(conf, name) for name in _OPTIONS},
+        "token": token,
+    }
+
+
+def run(copy_request):
+    """Run a ``request``: [CopyResult as a dict], or the copy's exception."""
+    options = types.SimpleNamespace(**copy_request["options"])
+    settings = copy_request["ssh"]
+    copier = DataCopier(options)
+    results = copier.copy(
+        [
+            tuple(types.SimpleNamespace(**d) for d in pair)
+            for pair in copy_request["pairs"]
+        ],
+        copy_request["dest"],
+        ssh.Settings(**settings) if settings else None,
+        copy_request["token"],
+    )
+    return [dataclasses.asdict(result) for result in results]
+
+
 class _Destination:
     """Runs commands where the new namespaces are: here, or over SSH."""
 
@@ -103,63 +163,40 @@ class DataCopier:
     the destination revokes it when the instance lands there
     (``finish_migration``) or wipes the namespace when nobody owns it."""
 
-    def __init__(self, conf):
-        self.conf = conf
+    def __init__(self, options):
+        self.options = options
 
-    @property
-    def tools(self):
-        # Read at each use: the options may be changed while nova-compute runs
-        # (SIGHUP reloads mutable options; tests set them).
-        conf = self.conf
-        return _Tools(
-            types.SimpleNamespace(
-                backend="ndctl",
-                command_timeout=conf.command_timeout,
-                wipe_timeout=conf.wipe_timeout,
-                lease_dir=conf.lease_dir,
-                ndctl_path="ndctl",
-                daxctl_path=conf.daxctl_path,
-                daxio_path=conf.daxio_path,
-            )
-        )
-
-    def lease_path(self, devpath):
-        return self.tools.lease_path(devpath)
-
-    def copy(self, device_pairs, dest, same_host, token):
-        """Copy and verify every pair as move ``token``; on failure zero what
-        reached the destination (it may hold part of this tenant's data) and
-        raise."""
-        address = None if same_host else dest
-        settings = None if same_host else ssh_settings(self.conf)
-        destination = _Destination(address, settings, self.conf.wipe_timeout)
-        tools = self.tools
+    def copy(self, device_pairs, dest, settings, token):
+        """Copy and verify every pair as move ``token`` to ``dest`` (None:
+        this host); on failure zero what reached the destination (it may
+        hold part of this tenant's data) and raise."""
+        destination = _Destination(dest, settings, self.options.wipe_timeout)
+        copy_tools = tools(self.options)
         news = [new for _, new in device_pairs]
         with mover.Mover(
-            tools,
-            address,
+            copy_tools,
+            dest,
             settings,
-            stall_timeout=self.conf.stall_timeout,
-            chunk_size=self.conf.chunk_size,
+            stall_timeout=self.options.stall_timeout,
+            chunk_size=self.options.chunk_size,
             lease_token=token,
         ) as data_mover:
             try:
                 for new in news:
-                    destination.run(
-                        lease.grant_argv(tools.lease_path(new.devpath), token)
-                    )
+                    grant = lease.grant_argv(copy_tools.lease_path(new.devpath), token)
+                    destination.run(grant)
                 return [data_mover.copy(old, new) for old, new in device_pairs]
             except Exception:
-                self._zero_destination(tools, destination, news)
+                self._zero_destination(copy_tools, destination, news)
                 raise
 
     @staticmethod
-    def _zero_destination(tools, destination, devices):
+    def _zero_destination(copy_tools, destination, devices):
         for device in devices:
-            wipe = tools.argv("daxio", "-z", "-o", device.devpath)
+            wipe = copy_tools.argv("daxio", "-z", "-o", device.devpath)
             try:
                 destination.run(
-                    lease.revoke_argv(tools.lease_path(device.devpath), wipe)
+                    lease.revoke_argv(copy_tools.lease_path(device.devpath), wipe)
                 )
             except Exception as err:
                 # The destination's periodic pass wipes it once its writer is

@@ -37,6 +37,7 @@ from pmemtrack import resource_class
 from pmemtrack.nova import conf as nova_conf
 from pmemtrack.nova import data_copy
 from pmemtrack.nova import ownership
+from pmemtrack.nova import privileged
 from pmemtrack.nova import state
 from pmemtrack.nova import vpmem
 from pmemtrack.virt.libvirt import lease
@@ -54,7 +55,6 @@ class LibvirtDriver(nova_libvirt.LibvirtDriver):
         self._keeping_pmem = set()
         self._moving = {}
         super().__init__(virtapi, read_only)
-        self._copier = data_copy.DataCopier(CONF.pmemtrack)
         self._hostname = CONF.host
         self._unwiped, self._holders = state.for_host(
             CONF.pmemtrack.state_dir, CONF.host
@@ -80,8 +80,6 @@ class LibvirtDriver(nova_libvirt.LibvirtDriver):
             )
         daxctl_text = None
         if CONF.pmemtrack.discover_dax_devices:
-            from pmemtrack.nova import privileged
-
             daxctl_text = privileged.daxctl_list(
                 CONF.pmemtrack.daxctl_path, CONF.pmemtrack.command_timeout
             )
@@ -170,7 +168,9 @@ class LibvirtDriver(nova_libvirt.LibvirtDriver):
     def _wipe(self, name, devpath):
         """Zero one released namespace; on failure keep it out of the pool."""
         try:
-            with lease.exclusive(self._copier.lease_path(devpath), name, devpath):
+            with lease.exclusive(
+                data_copy.lease_path(CONF.pmemtrack, devpath), name, devpath
+            ):
                 nova.privsep.libvirt.cleanup_vpmem(devpath)
         except Exception as err:
             LOG.error(
@@ -194,7 +194,7 @@ class LibvirtDriver(nova_libvirt.LibvirtDriver):
         granted = {
             name: device
             for name, device in self._vpmems_by_name.items()
-            if lease.holds_token(self._copier.lease_path(device.devpath))
+            if lease.holds_token(data_copy.lease_path(CONF.pmemtrack, device.devpath))
         }
         if not granted:
             return
@@ -249,7 +249,9 @@ class LibvirtDriver(nova_libvirt.LibvirtDriver):
         for device in self._get_vpmems(instance, prefix="new"):
             try:
                 lease.revoke(
-                    self._copier.lease_path(device.devpath), device.name, device.devpath
+                    data_copy.lease_path(CONF.pmemtrack, device.devpath),
+                    device.name,
+                    device.devpath,
                 )
             except Exception as err:
                 LOG.error("Could not revoke the copy's lease of %s: %s",
@@ -273,7 +275,17 @@ class LibvirtDriver(nova_libvirt.LibvirtDriver):
             )
             same_host = migration.source_compute == migration.dest_compute
             pairs = data_copy.pairs(self, instance, move.flavor, migration.uuid)
-            self._copier.copy(pairs, move.dest, same_host, token=migration.uuid)
+            copy_request = data_copy.request(
+                pairs, move.dest, same_host, migration.uuid, CONF.pmemtrack
+            )
+            for result in privileged.copy_namespaces(copy_request):
+                LOG.info(
+                    "Copied namespace %(name)s to %(destination)s: "
+                    "%(bytes_total)d bytes in %(seconds).1f s, verified "
+                    "(sha256 %(checksum)s)",
+                    result,
+                    instance=instance,
+                )
         except Exception as err:
             LOG.error("PMEM data copy failed; the instance stays on this host "
                       "with its data: %s", err, instance=instance)  # fmt: skip

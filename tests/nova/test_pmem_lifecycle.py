@@ -51,8 +51,12 @@ class PmemOnNovaBase(base.ServersTestBase):
             os.symlink(standin, os.path.join(bindir, tool))
         path = bindir + os.pathsep + os.environ["PATH"]
         self.useFixture(fixtures.EnvironmentVariable("PATH", path))
-        # Nova's privileged calls run in this process, executing the stand-ins.
+        # Nova's privileged calls and pmemtrack's own (daxctl, the copy) run in
+        # this process, executing the stand-ins.
         self.useFixture(nova_fixtures.PrivsepFixture())
+        self.useFixture(
+            fixtures.MockPatchObject(privileged.dax_admin_pctxt, "client_mode", False)
+        )
         self.useFixture(
             fixtures.MockPatch(
                 "nova.virt.libvirt.LibvirtDriver._get_instance_disk_info",
@@ -308,11 +312,6 @@ class GuestDataOnOneHostTest(PmemOnNovaBase):
             discover_dax_devices=True,
             daxctl_path=os.path.join(self.work, "bin", "daxctl"),
             group="pmemtrack",
-        )
-        # pmemtrack's own privileged call (Nova has none for daxctl) runs in
-        # this process, as Nova's do under its PrivsepFixture.
-        self.useFixture(
-            fixtures.MockPatchObject(privileged.dax_admin_pctxt, "client_mode", False)
         )
         self._start_host("host1", cxl=True)
         rp = self.compute_rp_uuids["host1"]
