@@ -16,11 +16,16 @@ database. What changes against Nova's vPMEM:
   succeeds; discovery is validated (CXL dax devices too) with errors that name
   the entry to fix.
 
+- a wipe takes the namespace's write lease, so a copy's writer left behind
+  never writes after it; a host an instance was evacuated from wipes exactly
+  that instance's namespaces when it comes back.
+
 Nova keeps the vPMEM logic in private methods of its driver; the overrides
 below (``_discover_vpmems``, ``_get_vpmems``, ``_cleanup_vpmems``,
-``_hard_reboot``, ``_get_guest_config``, ``_update_provider_tree_for_vpmems``)
-are checked against nova 34 by Nova's own vPMEM and driver tests, which CI
-runs on this class.
+``_hard_reboot``, ``_get_guest_config``, ``_update_provider_tree_for_vpmems``,
+besides public ``init_host``, ``update_provider_tree``, ``power_off``,
+``migrate_disk_and_power_off`` and ``finish_migration``) are checked against
+nova 34.0.0 by Nova's own vPMEM and driver tests, which CI runs on this class.
 """
 
 import collections
@@ -33,14 +38,12 @@ from nova.virt.libvirt import driver as nova_libvirt
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from pmemtrack import resource_class
 from pmemtrack.nova import conf as nova_conf
 from pmemtrack.nova import data_copy
 from pmemtrack.nova import ownership
 from pmemtrack.nova import privileged
-from pmemtrack.nova import state
 from pmemtrack.nova import vpmem
-from pmemtrack.virt.libvirt import lease
+from pmemtrack.nova import wipes
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
@@ -56,15 +59,13 @@ class LibvirtDriver(nova_libvirt.LibvirtDriver):
         self._moving = {}
         super().__init__(virtapi, read_only)
         self._hostname = CONF.host
-        self._unwiped, self._holders = state.for_host(
-            CONF.pmemtrack.state_dir, CONF.host
-        )
+        self._wipes = wipes.Wipes(CONF.pmemtrack, CONF.host)
 
     def init_host(self, host):
         # Before Nova's own start-up work: it removes the guests of instances
         # evacuated from this host, which wipes their namespaces (below).
         self._hostname = host
-        self._unwiped, self._holders = state.for_host(CONF.pmemtrack.state_dir, host)
+        self._wipes = wipes.Wipes(CONF.pmemtrack, host)
         return super().init_host(host)
 
     # -- discovery and inventory -----------------------------------------------
@@ -98,25 +99,24 @@ class LibvirtDriver(nova_libvirt.LibvirtDriver):
         return {**super().static_traits, nova_conf.COPY_TRAIT: True}
 
     def update_provider_tree(self, provider_tree, nodename, allocations=None):
-        self._retry_failed_wipes()
-        self._reclaim_abandoned_copies()
+        self._wipes.retry_failed()
+        self._wipes.reclaim_abandoned_copies(self._vpmems_by_name, self._owned_here)
         super().update_provider_tree(provider_tree, nodename, allocations)
+
+    def _owned_here(self):
+        return ownership.names_owned_here(
+            nova_context.get_admin_context(),
+            self._hostname,
+            self._host.get_hostname(),
+            self._host.get_node_uuid(),
+        )
 
     def _update_provider_tree_for_vpmems(self, provider_tree, nodename,
                                          inventory, resources):  # fmt: skip
         super()._update_provider_tree_for_vpmems(
             provider_tree, nodename, inventory, resources
         )
-        # An unwiped namespace may hold a former tenant's data: reserved, so
-        # placement does not count it free, and not a resource, so Nova's
-        # tracker never assigns it.
-        for name, _devpath in self._unwiped.items():
-            device = self._vpmems_by_name.get(name)
-            if device is None:
-                continue
-            rc = resource_class.for_label(device.label)
-            inventory[rc]["reserved"] += 1
-            resources[rc] = {r for r in resources[rc] if r.identifier != name}
+        self._wipes.reserve_unwiped(self._vpmems_by_name, inventory, resources)
 
     # -- wipes: exactly when a namespace is released ---------------------------
 
@@ -141,7 +141,7 @@ class LibvirtDriver(nova_libvirt.LibvirtDriver):
             return []
         if prefix is None:
             resources = instance.resources or []
-            names = set(self._holders.names_of(instance.uuid))
+            names = set(self._wipes.holders.names_of(instance.uuid))
         else:
             resources = self._migration_resources(instance, prefix)
             names = set()
@@ -163,55 +163,7 @@ class LibvirtDriver(nova_libvirt.LibvirtDriver):
 
     def _cleanup_vpmems(self, vpmems):
         for device in vpmems:
-            self._wipe(device.name, device.devpath)
-
-    def _wipe(self, name, devpath):
-        """Zero one released namespace; on failure keep it out of the pool."""
-        try:
-            with lease.exclusive(
-                data_copy.lease_path(CONF.pmemtrack, devpath), name, devpath
-            ):
-                nova.privsep.libvirt.cleanup_vpmem(devpath)
-        except Exception as err:
-            LOG.error(
-                "Wiping namespace %s (%s) failed; it is reported reserved and "
-                "never handed out until a later wipe succeeds: %s",
-                name,
-                devpath,
-                err,
-            )
-            self._unwiped.set(name, devpath)
-            return False
-        self._unwiped.discard(name)
-        self._holders.discard(name)
-        LOG.info("Wiped namespace %s (%s)", name, devpath)
-        return True
-
-    def _reclaim_abandoned_copies(self):
-        """Wipe namespaces a copy was let into (their lease still names a
-        move) that no instance or move on this host owns any more: the copy
-        failed or its source died, and they may hold part of its data."""
-        granted = {
-            name: device
-            for name, device in self._vpmems_by_name.items()
-            if lease.holds_token(data_copy.lease_path(CONF.pmemtrack, device.devpath))
-        }
-        if not granted:
-            return
-        owned = ownership.names_owned_here(
-            nova_context.get_admin_context(),
-            self._hostname,
-            self._host.get_hostname(),
-            self._host.get_node_uuid(),
-        )
-        for name in sorted(set(granted) - owned):
-            LOG.warning("Namespace %s was written by a copy that did not land "
-                        "here; wiping it", name)  # fmt: skip
-            self._wipe(name, granted[name].devpath)
-
-    def _retry_failed_wipes(self):
-        for name, devpath in self._unwiped.items():
-            self._wipe(name, devpath)
+            self._wipes.wipe(device.name, device.devpath)
 
     # -- guests ------------------------------------------------------------------
 
@@ -219,7 +171,7 @@ class LibvirtDriver(nova_libvirt.LibvirtDriver):
         guest = super()._get_guest_config(instance, *args, **kwargs)
         vpmem.place(guest, self._host_node_of_devpath)
         for name in vpmem.names_in(guest, self._vpmems_by_name):
-            self._holders.set(name, instance.uuid)
+            self._wipes.holders.set(name, instance.uuid)
         return guest
 
     # -- resize and cold migration -------------------------------------------------
@@ -246,16 +198,7 @@ class LibvirtDriver(nova_libvirt.LibvirtDriver):
         """Nova's finish at the destination; then the copied data is the
         instance's own: the copy's write leases are revoked."""
         result = super().finish_migration(context, migration, instance, *args, **kwargs)
-        for device in self._get_vpmems(instance, prefix="new"):
-            try:
-                lease.revoke(
-                    data_copy.lease_path(CONF.pmemtrack, device.devpath),
-                    device.name,
-                    device.devpath,
-                )
-            except Exception as err:
-                LOG.error("Could not revoke the copy's lease of %s: %s",
-                          device.name, err, instance=instance)  # fmt: skip
+        self._wipes.end_copy_leases(self._get_vpmems(instance, prefix="new"))
         return result
 
     def power_off(self, instance, timeout=0, retry_interval=0):
