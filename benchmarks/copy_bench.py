@@ -71,6 +71,8 @@ def make_tools(root):
         simulated_path=root,
         command_timeout=60,
         wipe_timeout=600,
+        # Unused with the simulated backend: leases live under the root.
+        lease_dir=os.path.join(root, "leases"),
     )
     return privileged.Tools(conf)
 
