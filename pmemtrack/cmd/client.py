@@ -28,9 +28,11 @@ SERVER_COLUMNS = ("id", "name", "host", "vm_state", "power_state", "flavor", "pm
 _POWER = {0: "nostate", 1: "running", 3: "paused", 4: "shutdown", 6: "crashed"}
 
 
-def _open_deployment(copies=False):
-    """The deployment, started; closed (its sshd stopped) when the command
-    exits. The embedded default runs its loopback sshd only for moves."""
+def _open_deployment(copies=False, start=True):
+    """The deployment, closed (its sshd stopped) when the command exits; the
+    embedded default runs its loopback sshd only for moves. A command that
+    changes something first runs every host's periodic pass (``start``);
+    one that only reads does not, so it writes nothing."""
     if CONF.config_file:
         common.prepare_database()
         found = deployment.configured(CONF)
@@ -38,7 +40,8 @@ def _open_deployment(copies=False):
         found = deployment.embedded(CONF.state_dir, loopback_ssh=copies)
     atexit.register(found.close)
     context = pmt_context.get_admin_context()
-    found.start(context)
+    if start:
+        found.start(context)
     return found, context
 
 
@@ -100,7 +103,7 @@ def server_create():
 
 
 def server_list():
-    found, context = _open_deployment()
+    found, context = _open_deployment(start=False)
     if CONF.command.target_host:
         found.api.check_host(CONF.command.target_host)
     instances = objects.InstanceList.get_all(context, ["flavor", "resources"])
@@ -113,7 +116,7 @@ def server_list():
 
 
 def server_show():
-    _found, context = _open_deployment()
+    _found, context = _open_deployment(start=False)
     _show(_find(context, CONF.command.server))
 
 
@@ -168,7 +171,7 @@ def _reboot(found, context, instance):
 
 
 def migration_list():
-    _found, context = _open_deployment()
+    _found, context = _open_deployment(start=False)
     output.emit(migrations.COLUMNS, migrations.rows(context), CONF.command.format)
 
 

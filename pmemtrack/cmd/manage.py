@@ -65,6 +65,22 @@ def _warn(message):
     print(f"WARNING: {message}", file=sys.stderr)
 
 
+def host_sync():
+    """This host's periodic pass, now: inventory reported, abandoned moves
+    rolled back, released namespaces wiped."""
+    context = _open_database()
+    reports = deployment.configured(CONF).start(context)
+    for host, nodes in sorted(reports.items()):
+        for node, report in sorted(nodes.items()):
+            changed = ", ".join(
+                f"{len(report[key])} {key.replace('_', ' ')}"
+                for key in ("added", "updated", "removed", "unavailable",
+                            "kept_dirty", "rewiped")  # fmt: skip
+                if report.get(key)
+            )
+            print(f"{host} ({node}): inventory reported; {changed or 'no change'}")
+
+
 def host_list():
     context = _open_database()
     rows = listing.host_rows(context)
@@ -186,6 +202,14 @@ def _add_db_parsers(subparsers):
 def _add_pmem_parsers(subparsers):
     host = _category(subparsers, "host", "Compute hosts.")
     _command(host, "list", host_list, "List the compute nodes in the database.")
+    _command(
+        host,
+        "sync",
+        host_sync,
+        "Run this host's periodic pass now: report its namespaces, roll back "
+        "abandoned moves, wipe released namespaces.",
+        False,
+    )
     pmem = _category(subparsers, "pmem", "PMEM namespaces.")
     listed = _command(
         pmem, "list", pmem_list, "List every namespace and whether it is free."

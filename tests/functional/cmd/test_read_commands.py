@@ -1,0 +1,69 @@
+"""Commands that only read never write: a listing leaves every row of the
+database as it was (no inventory re-reported, no generation bumped). The
+inventory is reported by commands that change something and by an explicit
+``pmemtrack-manage host sync``."""
+
+import sqlite3
+
+import pytest
+
+from pmemtrack import deployment
+from pmemtrack import objects
+from tests.fixtures import hosts
+from tests.functional.cmd import cli
+
+
+def _rows(db_path):
+    """Every row of every table, to compare before and after."""
+    with sqlite3.connect(db_path) as db:
+        tables = [
+            name
+            for (name,) in db.execute(
+                "SELECT name FROM sqlite_master WHERE type='table'"
+            )
+        ]
+        return {
+            t: sorted(map(repr, db.execute(f'SELECT * FROM "{t}"'))) for t in tables
+        }
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_listing_servers_and_migrations_changes_no_row(backend, tmp_path):
+    state = str(tmp_path / "state")
+    created = cli.embedded(
+        state, "server", "create", "vm1", "--flavor", "pmem.medium", "--host",
+        "compute1", home=tmp_path,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    before = _rows(f"{state}/{deployment.DB_FILE}")
+
+    for command in (
+        ["server", "list"],
+        ["server", "list", "--host", "compute2", "-f", "json"],
+        ["server", "show", "vm1"],
+        ["migration", "list"],
+    ):
+        done = cli.embedded(state, *command, home=tmp_path)
+        assert done.returncode == 0, (command, done.stderr)
+
+    assert _rows(f"{state}/{deployment.DB_FILE}") == before
+    assert before["compute_nodes"], "the create reported the inventory"
+
+
+def test_host_sync_reports_the_inventory_of_the_configured_host(
+    ctx, db_engine, tmp_path
+):
+    manager = hosts.make_host(tmp_path, "compute1", {"SMALL": 2})
+    conf = cli.write_conf(
+        tmp_path / "cli.conf", cli.host_sections(manager, cli.db_url(db_engine))
+    )
+    first = cli.manage(conf, "host", "sync")
+    assert first.returncode == 0, first.stderr
+    assert "Traceback" not in first.stderr
+    assert first.stdout == "compute1 (compute1): inventory reported; 2 added\n"
+    (node,) = objects.ComputeNodeList.get_all(ctx)
+
+    again = cli.manage(conf, "host", "sync")
+    assert again.stdout == "compute1 (compute1): inventory reported; no change\n"
+    (synced,) = objects.ComputeNodeList.get_all(ctx)
+    assert synced.generation == node.generation + 1
