@@ -1,9 +1,10 @@
 """pmemtrack-status upgrade check: is this host ready to run this release?
 
-Built on oslo.upgradecheck, so it prints the table (or, with --json, the
-document) every OpenStack ``*-status`` command prints and exits 0 (success),
-1 (warning) or 2 (failure). It only reads: the config, the database's schema
-revision and whether files exist. It never creates a database.
+Built on oslo.upgradecheck, so it prints the table (or, with ``-f json`` /
+``--json``, the document) every OpenStack ``*-status`` command prints and exits
+0 (success), 1 (warning) or 2 (failure, also for a config file that is missing
+or unreadable). It only reads: the config, the database's schema revision, what
+discovery finds and whether files exist. It never creates a database.
 """
 
 import configparser
@@ -25,13 +26,11 @@ from pmemtrack.conf import pmem as pmem_conf
 from pmemtrack.conf import validate
 from pmemtrack.db import migration
 from pmemtrack.virt.libvirt import namespaces
+from pmemtrack.virt.libvirt import privileged
 
 SUCCESS = upgradecheck.Code.SUCCESS
 WARNING = upgradecheck.Code.WARNING
 FAILURE = upgradecheck.Code.FAILURE
-# oslo.upgradecheck's own code for "the checks could not run", kept apart from
-# the check results so a script cannot mistake it for a warning.
-CANNOT_RUN = 255
 _SYNC_HINT = "run 'pmemtrack-manage db sync'"
 _ENTRY = re.compile(pmem_conf.NAMESPACE_ENTRY_REGEX)
 
@@ -160,8 +159,18 @@ class Checks(upgradecheck.UpgradeCommands):
                 "namespaces to instances.",
             )
         pairs = namespaces.parse_config(entries)
-        labels = ", ".join(sorted({label for label, _ in pairs}))
-        return _result(SUCCESS, f"{len(pairs)} namespaces with labels {labels}.")
+        # Discovery as the service runs it: every name must exist, be in
+        # devdax mode and have a size and alignment the checks accept.
+        tools = privileged.Tools(CONF.pmem)
+        found = namespaces.select(
+            pairs,
+            namespaces.discover(tools, CONF.pmem),
+            lambda: namespaces.every_mode(tools),
+        )
+        labels = ", ".join(sorted({ns.label for ns in found}))
+        return _result(
+            SUCCESS, f"{len(found)} namespaces found, in devdax mode, labels {labels}."
+        )
 
     @_guarded
     def _check_backend(self):
@@ -185,8 +194,9 @@ class Checks(upgradecheck.UpgradeCommands):
                 "with every compute host's key in known_hosts_file.",
             )
         if missing:
+            # Copies are asked for per move: a host may never need them.
             return _result(
-                FAILURE,
+                WARNING,
                 f"[migration] {' and '.join(missing)} not found: moves that copy "
                 "PMEM data (copy_pmem_devices) cannot reach their destination.",
             )
@@ -211,7 +221,33 @@ def main(argv=None):
     CONF.set_default("use_stderr", True)
     try:
         return upgradecheck.main(
-            CONF, "pmemtrack", Checks(), sys.argv[1:] if argv is None else argv
+            CONF,
+            "pmemtrack",
+            Checks(),
+            _format_to_json(sys.argv[1:] if argv is None else argv),
         )
     except cfg.Error as err:
-        common.fail(err, code=CANNOT_RUN)
+        # A config file missing or unreadable is a failed check, with oslo's
+        # exit code for one: deployment tools read 0 / 1 / 2.
+        common.fail(err, code=FAILURE)
+
+
+def _format_to_json(argv):
+    """``-f table|json`` as the other pmemtrack commands take it, on top of
+    oslo.upgradecheck's own ``--json``."""
+    out, args = [], iter(argv)
+    for arg in args:
+        value = None
+        if arg in ("-f", "--format"):
+            value = next(args, "")
+        elif arg.startswith(("-f", "--format=")):
+            value = arg.split("=", 1)[1] if arg.startswith("--format=") else arg[2:]
+        if value is None:
+            out.append(arg)
+        elif value == "json":
+            out.append("--json")
+        elif value != "table":
+            common.fail(
+                f"-f {value}: upgrade check prints 'table' or 'json'", code=FAILURE
+            )
+    return out

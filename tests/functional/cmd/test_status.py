@@ -2,11 +2,16 @@
 script, a config file, a real database; the exit code carries the verdict."""
 
 import json
+import os
+import subprocess
 
 import pytest
 from sqlalchemy.engine import url as sa_url
 
+from pmemtrack.virt.libvirt import simulated
 from tests.functional.cmd import cli
+
+MiB = 1024 * 1024
 
 SUCCESS, WARNING, FAILURE = 0, 1, 2
 CHECKS = (
@@ -18,6 +23,17 @@ CHECKS = (
 )
 
 
+def _world(tmp_path):
+    """This host's devices (simulated files listed by the ndctl stand-in):
+    ns0, ns1, ns2 in devdax mode and fs0 in fsdax mode."""
+    root = str(tmp_path / "pmem")
+    simulated.ensure_root(root)
+    for name in ("ns0", "ns1", "ns2"):
+        simulated.create_namespace(root, name, 16 * MiB)
+    simulated.create_namespace(root, "fs0", 16 * MiB, mode="fsdax")
+    return root
+
+
 def _conf(tmp_path, url, **overrides):
     """A host ready for the upgrade, but for ``overrides`` ({group: options})."""
     key, known_hosts = tmp_path / "id_ed25519", tmp_path / "known_hosts"
@@ -26,7 +42,12 @@ def _conf(tmp_path, url, **overrides):
     sections = {
         "DEFAULT": {"state_path": tmp_path / "state"},
         "database": {"connection": url, "max_retries": 0},
-        "pmem": {"backend": "ndctl", "namespaces": "SMALL:ns0|ns1,LARGE:ns2"},
+        "pmem": {
+            "backend": "ndctl",
+            "namespaces": "SMALL:ns0|ns1,LARGE:ns2",
+            "ndctl_path": os.path.join(cli.BINDIR, "pmemtrack-sim-ndctl"),
+            "daxctl_path": os.path.join(cli.BINDIR, "pmemtrack-sim-daxctl"),
+        },
         "migration": {"ssh_key_file": key, "known_hosts_file": known_hosts},
     }
     for group, options in overrides.items():
@@ -35,7 +56,18 @@ def _conf(tmp_path, url, **overrides):
 
 
 def _check(conf, *args):
-    return cli.run(cli.STATUS, conf, "upgrade", "check", *args)
+    root = conf.parent / "pmem"
+    if not root.exists():
+        _world(conf.parent)
+    # The ndctl and daxctl stand-ins list the world this names.
+    env = {**os.environ, simulated.ENV_VAR: str(root)}
+    return subprocess.run(
+        [cli.STATUS, "--config-file", str(conf), "upgrade", "check", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
 
 
 def _results(conf):
@@ -59,7 +91,10 @@ def test_a_ready_host_passes_every_check(db_engine, tmp_path):
     code, results = _results(conf)
 
     assert code == SUCCESS and _only(results, {})
-    assert results["PMEM namespaces"][1] == "3 namespaces with labels LARGE, SMALL."
+    assert results["PMEM namespaces"][1] == (
+        "3 namespaces found, in devdax mode, labels LARGE, SMALL."
+    )
+    assert _check(conf, "-f", "json").stdout == _check(conf, "--json").stdout
     table = _check(conf)
     assert table.returncode == SUCCESS
     assert table.stdout.count("Result: Success") == len(CHECKS)
@@ -71,7 +106,10 @@ def test_what_works_but_should_not_be_left_so_warns(backend, db_engine, tmp_path
         tmp_path,
         cli.db_url(db_engine),
         pmem={"backend": "simulated", "namespaces": ""},
-        migration={"host_key_policy": "auto-add"},
+        migration={
+            "host_key_policy": "auto-add",
+            "known_hosts_file": "/nonexistent/known_hosts",
+        },
     )
 
     code, results = _results(conf)
@@ -105,9 +143,14 @@ def test_what_works_but_should_not_be_left_so_warns(backend, db_engine, tmp_path
             "'LARGE:ns0' cannot be used: namespace ns0 is already listed",
         ),
         (
-            {"migration": {"known_hosts_file": "/nonexistent/known_hosts"}},
-            "Migration SSH files",
-            "known_hosts_file /nonexistent/known_hosts not found",
+            {"pmem": {"namespaces": "SMALL:ns0,LARGE:nope"}},
+            "PMEM namespaces",
+            "no namespace or dax device named nope was discovered",
+        ),
+        (
+            {"pmem": {"namespaces": "SMALL:ns0,LARGE:fs0"}},
+            "PMEM namespaces",
+            "namespace fs0 is in fsdax mode",
         ),
         (
             {"quota": {"default_limit": "-7"}},
@@ -177,5 +220,13 @@ def test_an_unreadable_config_file_is_one_error_line(tmp_path):
     conf = tmp_path / "broken.conf"
     conf.write_text("[DEFAULT\nhost = compute1\n")
     result = _check(conf)
-    cli.assert_one_error_line(result, "broken.conf", code=255)
+    cli.assert_one_error_line(result, "broken.conf", code=FAILURE)
     assert result.stdout == ""
+
+
+def test_a_missing_config_file_or_format_is_one_error_line_and_a_failure(tmp_path):
+    result = _check(tmp_path / "absent.conf")
+    cli.assert_one_error_line(result, "absent.conf", code=FAILURE)
+    conf = _conf(tmp_path, f"sqlite:///{tmp_path / 'x.sqlite'}")
+    result = _check(conf, "-f", "yaml")
+    cli.assert_one_error_line(result, "-f yaml", code=FAILURE)
