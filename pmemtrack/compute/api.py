@@ -184,9 +184,23 @@ class ComputeAPI:
 
     def resize(self, context, instance, flavor, host=None, copy_pmem_devices=False,
                progress=None):  # fmt: skip
-        """Resize (new flavor) or cold-migrate (same flavor) to ``host``, the
-        instance's own host when not given. Returns the migration, which waits
-        for confirm or revert."""
+        """Resize to ``flavor`` on ``host``, the instance's own host when not
+        given. Returns the migration, which waits for confirm or revert."""
+        if flavor.flavorid == instance.flavor.flavorid:
+            # Nova's CannotResizeToSameFlavor: a move without a new flavor is
+            # a migration, and says so in its record.
+            raise exception.InvalidMoveRequest(
+                action="resize",
+                instance_uuid=instance.uuid,
+                reason=f"it already has flavor {flavor.name}: choose another "
+                "flavor, or migrate it to move it",
+            )
+        return self._resize_or_migrate(
+            context, instance, flavor, host, copy_pmem_devices, progress
+        )
+
+    def _resize_or_migrate(self, context, instance, flavor, host, copy_pmem_devices,
+                           progress):  # fmt: skip
         with self._taken(
             context, instance, states.RESIZE_PREP, "move", [states.ACTIVE]
         ):
@@ -228,7 +242,9 @@ class ComputeAPI:
 
     def migrate(self, context, instance, host=None, copy_pmem_devices=False,
                 progress=None):  # fmt: skip
-        return self.resize(
+        """Cold-migrate (same flavor) to ``host``, the instance's own host when
+        not given; like a resize, it waits for confirm or revert."""
+        return self._resize_or_migrate(
             context, instance, instance.flavor, host, copy_pmem_devices, progress
         )
 

@@ -62,7 +62,7 @@ def test_resize_to_another_host_copies_then_confirm_wipes_the_source(cloud):
 def test_revert_finds_the_source_data_intact_and_the_destination_wiped(cloud):
     instance = cloud.boot("SMALL,BIG")
     old_data = fill(instance)
-    cloud.api.resize(cloud.ctx, instance, hosts.flavor("SMALL,BIG"), "compute2", True)
+    cloud.api.migrate(cloud.ctx, instance, "compute2", True)
     new_paths = devpaths(instance.resources)
     assert [hosts.read_device(p) for p in new_paths] == list(old_data.values())
 
@@ -138,7 +138,7 @@ def test_a_smaller_new_namespace_fails_before_any_copy(ctx, tmp_path, sshd_serve
     fill(instance)
 
     with pytest.raises(exception.CopyNotPossible, match="is smaller than"):
-        cloud.api.resize(cloud.ctx, instance, hosts.flavor("SMALL"), "compute2", True)
+        cloud.api.migrate(cloud.ctx, instance, "compute2", True)
 
     assert cloud.free("compute2") == [f"compute2-ns{i}" for i in range(4)]
     [migration] = objects.MigrationList.get_by_instance(cloud.ctx, instance.uuid)
@@ -205,3 +205,21 @@ def test_a_connection_killed_mid_copy_rolls_back(ctx, tmp_path, sshd_server):
 
     assert_back_on_source(cloud, instance, old_data)
     assert cloud.free("compute2") == [f"compute2-ns{i}" for i in range(4)]
+
+
+def test_resizing_to_the_flavor_it_has_is_refused_and_changes_nothing(cloud):
+    instance = cloud.boot("SMALL")
+    old_data = fill(instance)
+
+    with pytest.raises(exception.InvalidMoveRequest, match="already has flavor"):
+        cloud.api.resize(cloud.ctx, instance, hosts.flavor("SMALL"), "compute2")
+
+    stored = objects.Instance.get_by_uuid(cloud.ctx, instance.uuid, ["resources"])
+    assert (stored.host, stored.vm_state, stored.task_state) == (
+        "compute1",
+        "active",
+        None,
+    )
+    assert list(objects.MigrationList.get_by_instance(cloud.ctx, instance.uuid)) == []
+    for path, data in old_data.items():
+        assert hosts.read_device(path) == data
