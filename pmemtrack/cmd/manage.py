@@ -162,6 +162,9 @@ def quota_set():
     limit = quotas.parse_limit(CONF.category.limit)
     context = _open_database()
     row = quotas.set_limit(context, project, rc, limit, CONF.quota)
+    warning = quotas.over_limit(row)
+    if warning:
+        _warn(warning)
     output.emit(quotas.COLUMNS, [row], CONF.category.format, single=True)
 
 

@@ -110,10 +110,39 @@ def show(context, project_id, quota_conf):
     return [_row(project_id, rc, overrides, used, quota_conf) for rc in sorted(classes)]
 
 
+def check_known_class(context, rc, quota_conf):
+    """Refuse a class no compute node offers and [quota] does not name: a
+    mistyped label would be stored and never limit anything."""
+    known = _offered_classes(context) | set(quota_conf.class_limits)
+    if rc not in known:
+        raise InvalidArgument(
+            option="--class",
+            value=rc,
+            reason="no compute node offers it and [quota] class_limits does not "
+            f"name it (known: {', '.join(sorted(known)) or 'none'})",
+        )
+
+
 def set_limit(context, project_id, rc, limit, quota_conf):
+    """The new limit's row; a limit below what the project already uses is
+    set (nothing is taken away: new claims are refused until usage falls
+    below it) and the row's usage shows by how much."""
+    check_known_class(context, rc, quota_conf)
     quota_obj.QuotaLimit.set(context, project_id, rc, limit)
     overrides, used = _read(context, project_id)
     return _row(project_id, rc, overrides, used, quota_conf)
+
+
+def over_limit(row):
+    """A warning for a row whose usage is above its limit, or None."""
+    project_id, rc, limit, _source_name, used = row
+    if limit == quota_obj.UNLIMITED or used <= limit:
+        return None
+    return (
+        f"project {project_id} already uses {used} {rc}, more than the new limit "
+        f"of {limit}: nothing is taken away; its new claims of {rc} are refused "
+        "until its usage is below the limit"
+    )
 
 
 def unset_limit(context, project_id, rc, quota_conf):

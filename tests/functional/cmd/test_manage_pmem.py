@@ -1,6 +1,8 @@
 """pmemtrack-manage host list, pmem list and quota, run as an operator runs
 them: the installed console script, a config file, the real database."""
 
+import json
+
 import pytest
 
 from pmemtrack import objects
@@ -180,6 +182,14 @@ def test_quota_show_set_unset(two_hosts, ctx, db_engine, tmp_path):
         "Source": "override",
         "Usage": 2,
     }
+    # Below what the project uses: set, with a warning that names the usage.
+    below = cli.manage(conf, *set_args, "--limit", "1", "-f", "json")
+    assert below.returncode == 0, below.stderr
+    assert json.loads(below.stdout)["Limit"] == 1
+    assert (
+        f"WARNING: project project-a already uses 2 {SMALL}, more than the new "
+        "limit of 1: nothing is taken away"
+    ) in below.stderr
     assert cli.manage_json(conf, *set_args, "--limit", "-1")["Limit"] == -1
     assert _limits(ctx, "project-a") == {SMALL: -1}
     assert _limits(ctx, "project-b") == {}
@@ -196,6 +206,10 @@ def test_quota_show_set_unset(two_hosts, ctx, db_engine, tmp_path):
     [
         (("quota", "set", "--class", "bad-class!", "--limit", "1"), "'bad-class!'"),
         (("quota", "set", "--class", "CUSTOM_", "--limit", "1"), "'CUSTOM_'"),
+        (
+            ("quota", "set", "--class", "nope", "--limit", "1"),
+            "'CUSTOM_PMEM_NAMESPACE_NOPE' is not valid: no compute node offers it",
+        ),
         (("quota", "set", "--class", "small", "--limit", "-5"), "--limit '-5'"),
         (("quota", "set", "--class", "small", "--limit", "many"), "--limit 'many'"),
         (
