@@ -59,8 +59,9 @@ def _show(columns, row, fmt):
 def _list(columns, rows, fmt):
     if fmt == "value":
         return "\n".join(" ".join(_text(value) for value in row) for row in rows)
-    # Like cliff: an empty list prints nothing rather than a bare header.
-    return _table(columns, rows) if rows else ""
+    # An empty list still prints its header: "no rows" is then plain to see,
+    # and a command that printed nothing is not taken for one that failed.
+    return _table(columns, rows)
 
 
 def _text(value):

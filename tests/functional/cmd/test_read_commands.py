@@ -67,3 +67,17 @@ def test_host_sync_reports_the_inventory_of_the_configured_host(
     assert again.stdout == "compute1 (compute1): inventory reported; no change\n"
     (synced,) = objects.ComputeNodeList.get_all(ctx)
     assert synced.generation == node.generation + 1
+
+
+def test_an_empty_listing_prints_its_header(ctx, db_engine, tmp_path):
+    manager = hosts.make_host(tmp_path, "compute1", {"SMALL": 1})
+    conf = cli.write_conf(
+        tmp_path / "cli.conf", cli.host_sections(manager, cli.db_url(db_engine))
+    )
+    listed = cli.manage(conf, "migration", "list")
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert len(lines) == 4 and lines[0] == lines[2] == lines[3]
+    assert lines[1].startswith("| ") and "Status" in lines[1]
+    assert cli.manage(conf, "migration", "list", "-f", "value").stdout == ""
+    assert cli.manage(conf, "migration", "list", "-f", "json").stdout.strip() == "[]"
