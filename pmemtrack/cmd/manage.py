@@ -74,8 +74,14 @@ def host_sync():
         for node, report in sorted(nodes.items()):
             changed = ", ".join(
                 f"{len(report[key])} {key.replace('_', ' ')}"
-                for key in ("added", "updated", "removed", "unavailable",
-                            "kept_dirty", "rewiped")  # fmt: skip
+                for key in (
+                    "added",
+                    "updated",
+                    "removed",
+                    "unavailable",
+                    "kept_dirty",
+                    "rewiped",
+                )  # fmt: skip
                 if report.get(key)
             )
             print(f"{host} ({node}): inventory reported; {changed or 'no change'}")
@@ -150,9 +156,15 @@ def migration_recover():
 
 
 def quota_show():
-    project = quotas.parse_project(CONF.category.project)
-    context = _open_database()
-    rows = quotas.show(context, project, CONF.quota)
+    """One project's limits and usage; without --project, every project's
+    that has an override or an instance."""
+    if CONF.category.project is None:
+        context = _open_database()
+        rows = quotas.show_all(context, CONF.quota)
+    else:
+        project = quotas.parse_project(CONF.category.project)
+        context = _open_database()
+        rows = quotas.show(context, project, CONF.quota)
     output.emit(quotas.COLUMNS, rows, CONF.category.format)
 
 
@@ -236,7 +248,8 @@ def _add_quota_parsers(subparsers):
     unset = _command(
         quota, "unset", quota_unset, "Remove a project's override of a limit."
     )
-    for parser in (show, setter, unset):
+    show.add_argument("--project", help="Project ID (default: every project).")
+    for parser in (setter, unset):
         parser.add_argument("--project", required=True, help="Project ID.")
     for parser in (setter, unset):
         parser.add_argument(

@@ -110,6 +110,18 @@ def show(context, project_id, quota_conf):
     return [_row(project_id, rc, overrides, used, quota_conf) for rc in sorted(classes)]
 
 
+def show_all(context, quota_conf):
+    """``show`` for every project with an override or a live instance."""
+    projects = quota_obj.projects_with_overrides(context) | {
+        instance.project_id for instance in objects.InstanceList.get_all(context, [])
+    }
+    return [
+        row
+        for project in sorted(projects)
+        for row in show(context, project, quota_conf)
+    ]
+
+
 def check_known_class(context, rc, quota_conf):
     """Refuse a class no compute node offers and [quota] does not name: a
     mistyped label would be stored and never limit anything."""

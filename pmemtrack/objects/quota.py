@@ -40,6 +40,13 @@ def overrides_of_project(context, project_id):
 
 
 @db_api.context_manager.reader
+def projects_with_overrides(context):
+    """Every project that has an override of some limit."""
+    query = sa.select(_LIMITS.c.project_id).distinct()
+    return {project_id for (project_id,) in context.session.execute(query)}
+
+
+@db_api.context_manager.reader
 def _get_by_project(context, project_id):
     query = (
         sa.select(_LIMITS)

@@ -194,6 +194,21 @@ def test_quota_show_set_unset(two_hosts, ctx, db_engine, tmp_path):
     assert _limits(ctx, "project-a") == {SMALL: -1}
     assert _limits(ctx, "project-b") == {}
 
+    # Without --project: every project with an override or an instance.
+    objects.QuotaLimit.set(ctx, "project-b", LARGE, 2)
+    every = cli.manage_json(conf, "quota", "show")
+    assert sorted({row["Project"] for row in every}) == ["project-a", "project-b"]
+    assert [
+        (r["Resource class"], r["Limit"], r["Source"], r["Usage"])
+        for r in every
+        if r["Project"] == "project-b"
+    ] == [
+        ("CUSTOM_PMEM_NAMESPACE_HUGE", 5, "class default", 0),
+        (LARGE, 2, "override", 0),
+        (SMALL, 10, "default", 0),
+    ]
+    objects.QuotaLimit.unset(ctx, "project-b", LARGE)
+
     unset_args = ("quota", "unset", "--project", "project-a", "--class", SMALL)
     restored = cli.manage_json(conf, *unset_args)
     assert (restored["Limit"], restored["Source"]) == (10, "default")
