@@ -30,9 +30,7 @@ def parse_args(argv, prog, quiet=(), default_config_files=None):
         # --debug among them, go to stderr unless a log file is configured.
         CONF.set_default("use_stderr", True)
         logging.set_defaults(
-            default_log_levels=logging.get_default_log_levels()
-            + _QUIET_LIBRARIES
-            + list(quiet)
+            default_log_levels=logging.get_default_log_levels() + _QUIET_LIBRARIES
         )
         _logging_registered = True
     try:
@@ -46,8 +44,21 @@ def parse_args(argv, prog, quiet=(), default_config_files=None):
         validate.check(CONF)
     except (cfg.Error, exception.PmemtrackException) as err:
         fail(err)
+    _log_where_asked(quiet)
     logging.setup(CONF, "pmemtrack")
     objects.register_all()
+
+
+def _log_where_asked(quiet):
+    """A log file (``--log-file``, ``[DEFAULT] log_dir``) gets every line,
+    the audit trail of claims, copies and wipes, and the terminal keeps only
+    the command's output; ``--debug`` without a file shows everything on
+    stderr. Otherwise the ``quiet`` loggers say only warnings."""
+    to_file = bool(CONF.log_file or CONF.log_dir)
+    if to_file:
+        CONF.set_override("use_stderr", False)
+    if quiet and not (to_file or CONF.debug):
+        CONF.set_override("default_log_levels", CONF.default_log_levels + list(quiet))
 
 
 def prepare_database():

@@ -275,13 +275,25 @@ class ResourceTracker:
                 quota.bump_anchor(ctx, instance.project_id, anchor)
             return resources
 
-        return self._in_transactions(
-            context,
-            work,
-            node,
-            instance.uuid,
-            before=lambda ctx: quota.ensure_anchor(ctx, instance.project_id),
-        )
+        try:
+            resources = self._in_transactions(
+                context,
+                work,
+                node,
+                instance.uuid,
+                before=lambda ctx: quota.ensure_anchor(ctx, instance.project_id),
+            )
+        except exception.PmemtrackException as err:
+            LOG.info("Claim refused for instance %s (project %s) on %s/%s: %s",
+                     instance.uuid, instance.project_id, self.host, nodename,
+                     err)  # fmt: skip
+            raise
+        if wanted:
+            LOG.info("Claimed %s for instance %s (project %s) on %s/%s",
+                     ", ".join(r.identifier for r in resources or []),
+                     instance.uuid, instance.project_id, self.host,
+                     nodename)  # fmt: skip
+        return resources
 
     def _choose(self, ctx, node, nodename, flavor, wanted, in_use, policy):
         if not wanted:

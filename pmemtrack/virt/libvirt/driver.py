@@ -8,6 +8,7 @@ guest's data alone.
 
 import collections
 import dataclasses
+import time
 
 from oslo_log import log as logging
 
@@ -196,8 +197,11 @@ class LibvirtDriver(driver.ComputeDriver):
             try:
                 if found is None:
                     raise exception.UndiscoveredDevice(path=device.devpath)
+                started = time.monotonic()
                 self.tools.zero(found.devpath)
-                LOG.info("Wiped namespace %s (%s)", found.name, found.devpath)
+                LOG.info("Wiped namespace %s (%s): %d bytes in %.1f s", found.name,
+                         found.devpath, found.size,
+                         time.monotonic() - started)  # fmt: skip
             except (exception.CommandFailed, exception.UndiscoveredDevice) as err:
                 LOG.error(
                     "Wiping namespace %s failed; it stays out of the free pool "
