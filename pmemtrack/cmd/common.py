@@ -5,6 +5,7 @@ import sys
 from oslo_config import cfg
 from oslo_db import exception as db_exc
 from oslo_log import log as logging
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import url as sa_url
 import sqlalchemy.exc
 
@@ -76,9 +77,12 @@ def fail(err, code=1):
 
 def safe_url():
     """The configured DB URL with its password hidden, for messages."""
-    return sa_url.make_url(CONF.database.connection).render_as_string(
-        hide_password=True
-    )
+    try:
+        url = sa_url.make_url(CONF.database.connection)
+    except sa_exc.ArgumentError:
+        # Not a URL: nothing in it can be told apart from a password.
+        return "([database] connection is not a database URL)"
+    return url.render_as_string(hide_password=True)
 
 
 # What an unreachable or broken database raises through oslo.db / SQLAlchemy.

@@ -22,6 +22,12 @@ _SYNC_HINT = "run 'pmemtrack-manage db sync'"
 
 
 def db_sync():
+    known = migration.known_revisions()
+    if CONF.category.revision not in ("head", *known):
+        common.fail(
+            f"--revision {CONF.category.revision!r} is not a revision of this "
+            f"release (known: {', '.join(known)}, or head)"
+        )
     engine = common.prepare_database()
     before = migration.current_revision(engine)
     migration.upgrade(engine, CONF.category.revision)

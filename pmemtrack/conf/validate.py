@@ -8,6 +8,8 @@ one clear error before anything changes.
 import configparser
 
 from oslo_config import cfg
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import url as sa_url
 
 from pmemtrack import exception
 
@@ -60,3 +62,22 @@ def check(conf):
                 value=_raw_value(conf, section, option),
                 reason=_reason(err),
             )
+    _check_connection(conf)
+
+
+def _check_connection(conf):
+    """A [database] connection SQLAlchemy cannot parse would otherwise end in
+    its traceback at the first query."""
+    if "database" not in conf or conf.database.connection is None:
+        return
+    try:
+        sa_url.make_url(conf.database.connection)
+    except sa_exc.ArgumentError:
+        raise InvalidConfig(
+            group="database",
+            option="connection",
+            value=_raw_value(conf, "database", "connection"),
+            reason="not a database URL, for example "
+            "sqlite:////var/lib/pmemtrack/pmemtrack.sqlite or "
+            "mysql+pymysql://USER:PASSWORD@HOST/pmemtrack",
+        )

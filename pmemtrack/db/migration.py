@@ -22,6 +22,12 @@ def head_revision():
     return script.get_current_head()
 
 
+def known_revisions():
+    """Every revision this release has, oldest first."""
+    script = alembic_script.ScriptDirectory.from_config(_alembic_config())
+    return [rev.revision for rev in reversed(list(script.walk_revisions()))]
+
+
 def current_revision(engine):
     """The revision the database is at, or None for an empty database."""
     with engine.connect() as conn:

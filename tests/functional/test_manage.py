@@ -59,6 +59,10 @@ def test_default_database_is_sqlite_under_state_path(backend, tmp_path):
             "connection = mysql+pymysql://nobody:secret@127.0.0.1:1/none\n",
             "nobody:***@127.0.0.1:1/none",
         ),
+        (
+            "[database]\nconnection = notaurl\n",
+            "[database] connection = 'notaurl': not a database URL",
+        ),
     ],
 )
 def test_bad_input_gives_one_line_and_changes_nothing(
@@ -70,4 +74,15 @@ def test_bad_input_gives_one_line_and_changes_nothing(
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
     assert "secret" not in result.stderr
+    assert not (tmp_path / "state" / "pmemtrack.sqlite").exists()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_an_unknown_revision_is_one_line_and_changes_nothing(backend, tmp_path):
+    result = run(tmp_path, "db", "sync", "--revision", "9999")
+    assert result.returncode == 1
+    assert result.stderr == (
+        "ERROR: --revision '9999' is not a revision of this release "
+        "(known: 0001, 0002, or head)\n"
+    )
     assert not (tmp_path / "state" / "pmemtrack.sqlite").exists()
