@@ -61,7 +61,7 @@ class QuotaLimitNotFound(NotFound):
 class InvalidQuotaLimit(PmemtrackException):
     msg_fmt = (
         "Quota limit %(limit)s for %(resource_class)s is not valid: use -1 for "
-        "unlimited or a whole number of 0 or more."
+        "unlimited or a whole number from 0 to 2147483647."
     )
 
 

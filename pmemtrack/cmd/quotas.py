@@ -20,7 +20,7 @@ OVERRIDE, CLASS_DEFAULT, DEFAULT = "override", "class default", "default"
 # hold names no namespace, so it is refused rather than normalised.
 _LABEL = re.compile(r"^[A-Za-z0-9_]+$")
 _CUSTOM = "CUSTOM_"
-_LIMIT_RULE = "use -1 for unlimited or a whole number of 0 or more"
+_LIMIT_RULE = f"use -1 for unlimited or a whole number from 0 to {quota_obj.MAX_LIMIT}"
 
 
 class InvalidArgument(exception.PmemtrackException):
@@ -56,7 +56,7 @@ def parse_limit(text):
         limit = int(text)
     except ValueError:
         limit = None
-    if limit is None or limit < quota_obj.UNLIMITED:
+    if limit is None or not quota_obj.UNLIMITED <= limit <= quota_obj.MAX_LIMIT:
         raise InvalidArgument(option="--limit", value=text, reason=_LIMIT_RULE)
     return limit
 

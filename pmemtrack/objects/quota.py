@@ -16,6 +16,8 @@ from pmemtrack.objects import base
 from pmemtrack.objects import fields
 
 UNLIMITED = -1
+# hard_limit is an INTEGER column: 32 bits on MariaDB and PostgreSQL.
+MAX_LIMIT = 2**31 - 1
 _LIMITS = models.QuotaLimit.__table__
 
 
@@ -27,7 +29,11 @@ def limit_in_force(overrides, resource_class, quota_conf):
 
 
 def check_limit(resource_class, limit):
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < UNLIMITED:
+    if (
+        not isinstance(limit, int)
+        or isinstance(limit, bool)
+        or not UNLIMITED <= limit <= MAX_LIMIT
+    ):
         raise exception.InvalidQuotaLimit(resource_class=resource_class, limit=limit)
 
 

@@ -228,6 +228,10 @@ def test_quota_show_set_unset(two_hosts, ctx, db_engine, tmp_path):
         (("quota", "set", "--class", "small", "--limit", "-5"), "--limit '-5'"),
         (("quota", "set", "--class", "small", "--limit", "many"), "--limit 'many'"),
         (
+            ("quota", "set", "--class", "small", "--limit", str(10**20)),
+            "from 0 to 2147483647",
+        ),
+        (
             ("quota", "set", "--class", "small", "--limit", "1", "--project", " "),
             "is blank",
         ),

@@ -33,7 +33,7 @@ def test_limit_in_force_override_then_class_default_then_default(ctx):
     assert others.limit_for(RC, DEFAULTS) == -1
 
 
-@pytest.mark.parametrize("bad", [-2, "3", True])
+@pytest.mark.parametrize("bad", [-2, "3", True, 2**31])
 def test_invalid_limits_are_refused(ctx, bad):
     with pytest.raises(exception.InvalidQuotaLimit, match="unlimited"):
         objects.QuotaLimit.set(ctx, "project-a", RC, bad)
