@@ -34,7 +34,7 @@ def _open_deployment(copies=False, start=True):
     changes something first runs every host's periodic pass (``start``);
     one that only reads does not, so it writes nothing."""
     if CONF.config_file:
-        common.prepare_database()
+        common.open_database_at_head()
         found = deployment.configured(CONF)
     else:
         found = deployment.embedded(CONF.state_dir, loopback_ssh=copies)

@@ -1,11 +1,11 @@
 """What every pmemtrack command does first: config, logging, objects, DB."""
 
+import os
 import sys
 
 from oslo_config import cfg
 from oslo_db import exception as db_exc
 from oslo_log import log as logging
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import url as sa_url
 import sqlalchemy.exc
 
@@ -15,6 +15,7 @@ from pmemtrack import version
 from pmemtrack.conf import CONF
 from pmemtrack.conf import validate
 from pmemtrack.db import api as db_api
+from pmemtrack.db import migration
 
 LOG = logging.getLogger(__name__)
 _logging_registered = False
@@ -62,6 +63,31 @@ def _log_where_asked(quiet):
         CONF.set_override("default_log_levels", CONF.default_log_levels + list(quiet))
 
 
+SYNC_HINT = "run 'pmemtrack-manage db sync'"
+
+
+def open_database_at_head():
+    """The engine of a database whose schema is this release's, or one line
+    and exit before anything is written.
+
+    Only 'db sync' creates a database: a read of a missing SQLite file would
+    otherwise leave an empty one behind, and an old schema would fail later
+    (after some writes) with a less helpful SQL error.
+    """
+    url = sa_url.make_url(CONF.database.connection)
+    path = url.database if url.get_backend_name() == "sqlite" else None
+    if path and path != ":memory:" and not os.path.exists(path):
+        fail(f"database {safe_url()} does not exist: {SYNC_HINT}")
+    engine = prepare_database()
+    current, head = migration.current_revision(engine), migration.head_revision()
+    if current != head:
+        fail(
+            f"database {safe_url()} has schema {current or 'empty'}, "
+            f"this release needs {head}: {SYNC_HINT}"
+        )
+    return engine
+
+
 def prepare_database():
     """Configure the transaction facade. A SQLite file is created private (and
     its directory 0700) when missing, or made private: see db_api."""
@@ -79,7 +105,7 @@ def safe_url():
     """The configured DB URL with its password hidden, for messages."""
     try:
         url = sa_url.make_url(CONF.database.connection)
-    except sa_exc.ArgumentError:
+    except sqlalchemy.exc.ArgumentError:
         # Not a URL: nothing in it can be told apart from a password.
         return "([database] connection is not a database URL)"
     return url.render_as_string(hide_password=True)

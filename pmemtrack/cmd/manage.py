@@ -1,10 +1,8 @@
 """pmemtrack-manage: operator commands that act on the database directly."""
 
-import os
 import sys
 
 from oslo_config import cfg
-from sqlalchemy.engine import url as sa_url
 
 from pmemtrack import context as pmt_context
 from pmemtrack import deployment
@@ -17,8 +15,6 @@ from pmemtrack.cmd import output
 from pmemtrack.cmd import quotas
 from pmemtrack.conf import CONF
 from pmemtrack.db import migration
-
-_SYNC_HINT = "run 'pmemtrack-manage db sync'"
 
 
 def db_sync():
@@ -47,23 +43,8 @@ def db_version():
 
 
 def _open_database():
-    """A context on a database whose schema is at head.
-
-    Only 'db sync' creates a database: a read of a missing SQLite file would
-    otherwise leave an empty one behind, and an old schema would fail later
-    with a less helpful SQL error.
-    """
-    url = sa_url.make_url(CONF.database.connection)
-    path = url.database if url.get_backend_name() == "sqlite" else None
-    if path and path != ":memory:" and not os.path.exists(path):
-        common.fail(f"database {common.safe_url()} does not exist: {_SYNC_HINT}")
-    engine = common.prepare_database()
-    current, head = migration.current_revision(engine), migration.head_revision()
-    if current != head:
-        common.fail(
-            f"database {common.safe_url()} has schema {current or 'empty'}, "
-            f"this release needs {head}: {_SYNC_HINT}"
-        )
+    """A context on a database whose schema is at head (see common)."""
+    common.open_database_at_head()
     return pmt_context.get_admin_context()
 
 

@@ -4,6 +4,7 @@ inventory is reported by commands that change something and by an explicit
 ``pmemtrack-manage host sync``."""
 
 import sqlite3
+import subprocess
 
 import pytest
 
@@ -81,3 +82,29 @@ def test_an_empty_listing_prints_its_header(ctx, db_engine, tmp_path):
     assert lines[1].startswith("| ") and "Status" in lines[1]
     assert cli.manage(conf, "migration", "list", "-f", "value").stdout == ""
     assert cli.manage(conf, "migration", "list", "-f", "json").stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_client_on_an_older_schema_stops_before_writing(backend, tmp_path):
+    db = tmp_path / "old.sqlite"
+    url = f"sqlite:///{db}"
+    synced = subprocess.run(
+        [cli.MANAGE, "--config-file", str(cli.write_conf(
+            tmp_path / "sync.conf", {"database": {"connection": url}}
+        )), "db", "sync", "--revision", "0001"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert synced.returncode == 0, synced.stderr
+    manager = hosts.make_host(tmp_path, "compute1", {"SMALL": 1})
+    conf = cli.write_conf(tmp_path / "cli.conf", cli.host_sections(manager, url))
+    before = _rows(str(db))
+
+    created = cli.run(
+        cli.PMEMTRACK, conf, "server", "create", "vm1", "--flavor", "pmem.medium"
+    )
+
+    cli.assert_one_error_line(
+        created,
+        "has schema 0001, this release needs 0002: run 'pmemtrack-manage db sync'",
+    )
+    assert _rows(str(db)) == before
