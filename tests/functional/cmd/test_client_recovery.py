@@ -39,6 +39,16 @@ def _cmdline(pid):
         return ""
 
 
+def _stop(pid):
+    """SIGSTOP ``pid``; False if it already ended (a short-lived helper of
+    the session, a shell or a flock, may end between listing and stopping)."""
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def _freeze_the_destination(process, state):
     """Wait for the copy's first writer at the destination (a daxio under the
     move's sshd), then stop every process serving that sshd: the destination
@@ -49,9 +59,7 @@ def _freeze_the_destination(process, state):
             text = pid_file.read_text().strip()
             sessions = loopback_sshd._descendants(int(text)) if text.isdigit() else []
             if any("daxio" in _cmdline(pid) for pid in sessions):
-                for pid in sessions:
-                    os.kill(pid, signal.SIGSTOP)
-                return sessions
+                return [pid for pid in sessions if _stop(pid)]
         time.sleep(0.005)
     return []
 
