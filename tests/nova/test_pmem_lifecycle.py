@@ -358,6 +358,19 @@ class GuestDataAcrossMovesTest(PmemOnNovaBase):
             extra_spec={"hw:pmem": "BIG,SMALL", "pmemtrack:copy_pmem_devices": "true"}
         )
 
+    def _daxio_whose_writes(self, action):
+        """daxio for the copy whose writers (``-s``: the destination side)
+        run the shell ``action`` instead; reads and wipes pass through."""
+        path = os.path.join(self.work, "bin", "daxio-injected")
+        with open(path, "w") as f:
+            f.write(
+                "#!/bin/sh\n"
+                f'case " $* " in *" -s "*) {action};; esac\n'
+                f'exec {os.path.join(self.work, "bin", "daxio")} "$@"\n'
+            )
+        os.chmod(path, 0o755)
+        self.flags(daxio_path=path, group="pmemtrack")
+
     def _resize(self, server, flavor):
         self.api.post_server_action(server["id"], {"resize": {"flavorRef": flavor}})
         return self._wait_for_state_change(server, "VERIFY_RESIZE")
@@ -435,15 +448,7 @@ class GuestDataAcrossMovesTest(PmemOnNovaBase):
         allocations_before = self._resources_of(server)
         # The destination's daxio refuses to write (-s: the copy's writer;
         # reads and wipes pass): the copy fails midway.
-        failing = os.path.join(self.work, "bin", "daxio-failing-writes")
-        with open(failing, "w") as f:
-            f.write(
-                "#!/bin/sh\n"
-                'case " $* " in *" -s "*) echo "daxio: write failed" >&2; exit 1;; esac\n'
-                f'exec {os.path.join(self.work, "bin", "daxio")} "$@"\n'
-            )
-        os.chmod(failing, 0o755)
-        self.flags(daxio_path=failing, group="pmemtrack")
+        self._daxio_whose_writes('echo "daxio: write failed" >&2; exit 1')
 
         self.api.post_server_action(
             server["id"], {"resize": {"flavorRef": self.bigger}}
@@ -471,15 +476,7 @@ class GuestDataAcrossMovesTest(PmemOnNovaBase):
         # The destination's writer (-s) hangs holding the namespace's lease,
         # as a frozen process would; reads and wipes pass.
         pidfile = os.path.join(self.work, "writer.pid")
-        stalling = os.path.join(self.work, "bin", "daxio-stalling-writes")
-        with open(stalling, "w") as f:
-            f.write(
-                "#!/bin/sh\n"
-                f'case " $* " in *" -s "*) echo $$ > {pidfile}; exec sleep 120;; esac\n'
-                f'exec {os.path.join(self.work, "bin", "daxio")} "$@"\n'
-            )
-        os.chmod(stalling, 0o755)
-        self.flags(daxio_path=stalling, group="pmemtrack")
+        self._daxio_whose_writes(f"echo $$ > {pidfile}; exec sleep 120")
 
         self.api.post_server_action(
             server["id"], {"resize": {"flavorRef": self.bigger}}
