@@ -8,6 +8,8 @@ Nova's ``[libvirt] pmem_namespaces`` stays the list of namespaces offered.
 
 from oslo_config import cfg
 
+from pmemtrack.conf import migration
+
 pmemtrack_group = cfg.OptGroup(
     "pmemtrack",
     title="pmemtrack vPMEM driver",
@@ -19,6 +21,7 @@ pmemtrack_group = cfg.OptGroup(
 
 COPY_SPEC = "pmemtrack:copy_pmem_devices"
 COPY_TRAIT = "CUSTOM_PMEMTRACK_DATA_COPY"
+_SHARED_COPY_OPTS = ("stall_timeout", "chunk_size")
 
 pmemtrack_opts = [
     cfg.BoolOpt(
@@ -110,20 +113,9 @@ pmemtrack_opts = [
         "key that does not match a known one is always refused.",
     ),
     cfg.IntOpt("connect_timeout", default=30, min=1, help="SSH connect timeout."),
-    cfg.IntOpt(
-        "stall_timeout",
-        default=120,
-        min=1,
-        help="A copy that moves no byte for this many seconds is aborted; the "
-        "instance stays on its source with its data.",
-    ),
-    cfg.IntOpt(
-        "chunk_size",
-        default=1024 * 1024,
-        min=64 * 1024,
-        max=64 * 1024 * 1024,
-        help="Bytes read and sent at a time while copying.",
-    ),
+    # The same copy settings as the standalone service's [migration] group:
+    # one definition, registered in each group.
+    *(opt for opt in migration.migration_opts if opt.name in _SHARED_COPY_OPTS),
 ]
 
 

@@ -4,6 +4,7 @@ discovered and wiped through Nova's own privileged calls running the ndctl
 and daxio stand-ins, and copied between hosts over a real sshd on 127.0.0.1.
 """
 
+import contextlib
 import os
 import signal
 import sys
@@ -104,30 +105,29 @@ class PmemOnNovaBase(base.ServersTestBase):
                 pmem_namespaces=f"SMALL:ns_a|ns_b,BIG:ns_c,CXL:{entry['chardev']}",
                 group="libvirt",
             )
-        # The ndctl stand-in lists the world it is pointed at: this host's,
-        # while this host's driver discovers. Wipes and copies find the world
-        # from the device path.
-        os.environ[simulated.ENV_VAR] = self.worlds[hostname]
-        self.flags(
-            device_dir=os.path.join(self.worlds[hostname], "dev"), group="pmemtrack"
-        )
-        try:
+        with self._discovering(hostname):
             self.start_compute(hostname)
-        finally:
-            del os.environ[simulated.ENV_VAR]
         return self.computes[hostname]
 
     def _restart_host(self, hostname):
         """nova-compute restarts; the guests defined on the host stay."""
+        with self._discovering(hostname):
+            self.restart_compute_service(hostname)
+        return self.computes[hostname]
+
+    @contextlib.contextmanager
+    def _discovering(self, hostname):
+        """The ndctl stand-in lists the world it is pointed at: this host's,
+        while this host's driver discovers. Wipes and copies find the world
+        from the device path."""
         os.environ[simulated.ENV_VAR] = self.worlds[hostname]
         self.flags(
             device_dir=os.path.join(self.worlds[hostname], "dev"), group="pmemtrack"
         )
         try:
-            self.restart_compute_service(hostname)
+            yield
         finally:
             del os.environ[simulated.ENV_VAR]
-        return self.computes[hostname]
 
     def _boot(self, flavor, hostname, expected_state="ACTIVE"):
         return self._create_server(

@@ -4,6 +4,7 @@ What happens to an unknown key follows ``[migration] host_key_policy``; a
 key that differs from the known one is always refused.
 """
 
+import abc
 import fcntl
 import os
 
@@ -19,7 +20,7 @@ def key_text(key):
     return f"{key.get_name()} {key.fingerprint}"
 
 
-class _Policy(paramiko.MissingHostKeyPolicy):
+class _Policy(paramiko.MissingHostKeyPolicy, metaclass=abc.ABCMeta):
     """Called by paramiko for a host with no key of the offered type."""
 
     def __init__(self, settings, host):
@@ -46,8 +47,9 @@ class _Policy(paramiko.MissingHostKeyPolicy):
             raise ssh_errors.HostKeyChanged(**self._values(key, expected=expected))
         self.unknown(client, hostname, key)
 
+    @abc.abstractmethod
     def unknown(self, client, hostname, key):
-        raise NotImplementedError
+        """What the policy does with a host whose key is not known."""
 
 
 class RejectPolicy(_Policy):
