@@ -1,6 +1,6 @@
 """A deployment: the compute hosts this process drives, and the API over them.
 
-With a config file it is that one host. Without one it is the embedded
+With a config file it is the hosts that file describes. Without one it is the embedded
 default: a SQLite DB under a state directory and two compute hosts with
 simulated namespaces of two labels on libvirt's test driver, all on this
 machine, running the production code paths.
@@ -21,6 +21,7 @@ from pmemtrack import conf as pmt_conf
 from pmemtrack import loopback_sshd
 from pmemtrack.compute import api as compute_api
 from pmemtrack.compute import manager as compute_manager
+from pmemtrack.conf import hosts
 from pmemtrack.db import api as db_api
 from pmemtrack.db import migration
 from pmemtrack.virt.libvirt import driver as libvirt_driver
@@ -115,10 +116,11 @@ class Deployment:
     state_dir: str | None = None
     # The embedded default's private sshd, when it runs one.
     sshd: object = None
+    allow_resize_to_same_host: bool = False
 
     @property
     def api(self):
-        return compute_api.ComputeAPI(self.managers)
+        return compute_api.ComputeAPI(self.managers, self.allow_resize_to_same_host)
 
     def start(self, context):
         """init_host on every host: check config, report inventory, restore
@@ -211,11 +213,22 @@ def embedded(state_dir=None, loopback_ssh=False):
         host: simulated_host(state_dir, host, EMBEDDED_LAYOUT, migration=options)
         for host in EMBEDDED_HOSTS
     }
-    return Deployment(managers, state_dir, sshd)
+    # As devstack does: two hosts, and moves on one host are worth showing.
+    return Deployment(managers, state_dir, sshd, allow_resize_to_same_host=True)
+
+
+def _configured_host(conf):
+    driver = libvirt_driver.LibvirtDriver(conf=conf)
+    address = conf.migration_address or conf.host
+    return compute_manager.ComputeManager(conf.host, driver, conf, address)
 
 
 def configured(conf):
-    """The one host a config file describes."""
-    driver = libvirt_driver.LibvirtDriver(conf=conf)
-    manager = compute_manager.ComputeManager(conf.host, driver, conf)
-    return Deployment({conf.host: manager})
+    """The hosts a config file describes: [DEFAULT] host, and each of
+    [DEFAULT] compute_hosts with its [host:NAME] group."""
+    managers = {conf.host: _configured_host(conf)}
+    for host in conf.compute_hosts:
+        managers[host] = _configured_host(hosts.conf_for(conf, host))
+    return Deployment(
+        managers, allow_resize_to_same_host=conf.allow_resize_to_same_host
+    )

@@ -227,5 +227,12 @@ class ComputeHostNotFound(NotFound):
     msg_fmt = "Compute host %(host)s is not known; known hosts: %(known)s."
 
 
+class HostNotDriven(ComputeHostNotFound):
+    msg_fmt = (
+        "Compute host %(host)s is not driven here; this deployment drives "
+        "%(known)s (a config file lists more in [DEFAULT] compute_hosts)."
+    )
+
+
 class ServerNotFound(NotFound):
     msg_fmt = "No instance has the name or id %(server)s%(detail)s."

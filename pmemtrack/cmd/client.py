@@ -1,7 +1,7 @@
 """pmemtrack: instances with PMEM on the configured deployment, and the demo.
 
 Without ``--config-file`` every command acts on the embedded default under
-``--state-dir``; with one, on the host that file configures.
+``--state-dir``; with one, on the hosts that file describes.
 """
 
 import atexit
@@ -240,7 +240,10 @@ def _server_parsers(actions):
         if action == "resize":
             move.add_argument("--flavor", required=True)
         move.add_argument(
-            "--host", dest="target_host", help="Destination (default: same host)."
+            "--host",
+            dest="target_host",
+            help="Destination (default: the own host with [DEFAULT] "
+            "allow_resize_to_same_host, else the first other host).",
         )
         move.add_argument(
             "--copy-pmem-devices",

@@ -13,6 +13,7 @@ from pmemtrack import exception
 from pmemtrack import objects
 from pmemtrack import version
 from pmemtrack.conf import CONF
+from pmemtrack.conf import hosts
 from pmemtrack.conf import validate
 from pmemtrack.db import api as db_api
 from pmemtrack.db import migration
@@ -43,6 +44,7 @@ def parse_args(argv, prog, quiet=(), default_config_files=None):
             version=version.RELEASE,
             default_config_files=default_config_files,
         )
+        hosts.register_opts(CONF)
         validate.check(CONF)
     except (cfg.Error, exception.PmemtrackException) as err:
         fail(err)

@@ -61,19 +61,22 @@ def _record_move(instance, dest, migration_type, new_flavor, copy=False):
 
 
 class ComputeAPI:
-    def __init__(self, managers):
+    def __init__(self, managers, allow_resize_to_same_host=False):
         # host name -> ComputeManager
         self.managers = dict(managers)
+        # Nova's [DEFAULT] option of that name: whether a resize or cold
+        # migration may stay on the instance's own host.
+        self.allow_resize_to_same_host = allow_resize_to_same_host
 
     def check_host(self, host):
-        """Raise ComputeHostNotFound unless this deployment has ``host``."""
+        """Raise HostNotDriven unless this deployment has ``host``."""
         self._manager(host)
 
     def _manager(self, host):
         try:
             return self.managers[host]
         except KeyError:
-            raise exception.ComputeHostNotFound(
+            raise exception.HostNotDriven(
                 host=host, known=", ".join(sorted(self.managers)) or "none"
             )
 
@@ -184,8 +187,8 @@ class ComputeAPI:
 
     def resize(self, context, instance, flavor, host=None, copy_pmem_devices=False,
                progress=None):  # fmt: skip
-        """Resize to ``flavor`` on ``host``, the instance's own host when not
-        given. Returns the migration, which waits for confirm or revert."""
+        """Resize to ``flavor`` on ``host`` (see _destination when not
+        given). Returns the migration, which waits for confirm or revert."""
         if flavor.flavorid == instance.flavor.flavorid:
             # Nova's CannotResizeToSameFlavor: a move without a new flavor is
             # a migration, and says so in its record.
@@ -201,16 +204,36 @@ class ComputeAPI:
 
     def _resize_or_migrate(self, context, instance, flavor, host, copy_pmem_devices,
                            progress):  # fmt: skip
-        with self._taken(
-            context, instance, states.RESIZE_PREP, "move", [states.ACTIVE]
-        ):
+        # A stopped instance moves too, and stays stopped (Nova's rule).
+        allowed = [states.ACTIVE, states.STOPPED]
+        dest = self._destination(instance, host)
+        with self._taken(context, instance, states.RESIZE_PREP, "move", allowed):
             return self._move(
-                context, instance, flavor, host, copy_pmem_devices, progress
+                context, instance, flavor, dest, copy_pmem_devices, progress
             )
+
+    def _destination(self, instance, host):
+        """``host``, or where a move without one goes: the instance's own
+        host if same-host moves are allowed, else the first other host."""
+        own = instance.host
+        if host is None:
+            others = sorted(set(self.managers) - {own})
+            if self.allow_resize_to_same_host or not others:
+                host = own
+            else:
+                host = others[0]
+        if host == own and not self.allow_resize_to_same_host:
+            raise exception.InvalidMoveRequest(
+                action="move",
+                instance_uuid=instance.uuid,
+                reason=f"it is on {own} and [DEFAULT] allow_resize_to_same_host "
+                "is false: name another host, or allow same-host moves",
+            )
+        return host
 
     def _move(self, context, instance, flavor, host, copy_pmem_devices, progress):
         migration = self._new_migration(
-            context, instance, flavor, host or instance.host, copy_pmem_devices
+            context, instance, flavor, host, copy_pmem_devices
         )
         source, dest = (
             self._manager(migration.source_compute),
@@ -242,8 +265,8 @@ class ComputeAPI:
 
     def migrate(self, context, instance, host=None, copy_pmem_devices=False,
                 progress=None):  # fmt: skip
-        """Cold-migrate (same flavor) to ``host``, the instance's own host when
-        not given; like a resize, it waits for confirm or revert."""
+        """Cold-migrate (same flavor) to ``host`` (see _destination when not
+        given); like a resize, it waits for confirm or revert."""
         return self._resize_or_migrate(
             context, instance, instance.flavor, host, copy_pmem_devices, progress
         )

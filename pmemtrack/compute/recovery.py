@@ -90,10 +90,15 @@ def _release_destination(context, conf, instance, migration):
 def _back_on_source(context, instance, migration, source):
     instance = objects.Instance.get_by_uuid(context, instance.uuid, _INSTANCE_ATTRS)
     instance.flavor = migration.old_flavor
-    instance.vm_state, instance.task_state = states.ACTIVE, None
+    # A move dies before its instance is resized: vm_state is what it was.
+    stopped = instance.vm_state == states.STOPPED
+    instance.vm_state = states.STOPPED if stopped else states.ACTIVE
+    instance.task_state = None
     instance.save(expected_task_state=[None, *states.MOVE_TASKS])
     if source is not None:
-        source.driver.finish_revert_migration(context, instance, None, migration)
+        source.driver.finish_revert_migration(
+            context, instance, None, migration, None, not stopped
+        )
         source.record_power_state(context, instance)
 
 

@@ -70,10 +70,13 @@ class ResizeMixin:
         if migration.copy_pmem_devices:
             self.driver.revoke_pmem_write_lease(_devices(
                 instance.migration_context.new_resources))  # fmt: skip
+        # A stopped instance moves stopped, as in Nova: vm_state still says
+        # what it was before the move.
+        power_on = instance.vm_state != states.STOPPED
         self.tracker.apply_migration_context(context, instance, migration)
         instance.flavor = migration.new_flavor
         self.driver.finish_migration(
-            context, migration, instance, None, None, None, True, {}
+            context, migration, instance, None, None, None, True, {}, None, power_on
         )
         migration.status = "finished"
         migration.save()
@@ -96,9 +99,14 @@ class ResizeMixin:
 
     def restore_at_source(self, context, instance, migration):
         """Source, after a failed move: the guest runs again on its old
-        namespaces, whose data was never touched."""
-        self.driver.finish_revert_migration(context, instance, None, migration)
-        instance.vm_state, instance.task_state = states.ACTIVE, None
+        namespaces, whose data was never touched; a stopped one stays
+        stopped (the move failed before it became resized)."""
+        stopped = instance.vm_state == states.STOPPED
+        self.driver.finish_revert_migration(
+            context, instance, None, migration, None, not stopped
+        )
+        instance.vm_state = states.STOPPED if stopped else states.ACTIVE
+        instance.task_state = None
         instance.flavor = migration.old_flavor
         instance.power_state = self.driver.get_info(instance).state
         instance.save()
@@ -109,7 +117,7 @@ class ResizeMixin:
         self.tracker.drop_move_claim_at_source(context, instance, migration)
         migration.status = "confirmed"
         migration.save()
-        instance.vm_state, instance.task_state = states.ACTIVE, None
+        instance.vm_state, instance.task_state = states.settled(instance), None
         instance.save()
 
     def revert_resize(self, context, instance, migration):
@@ -122,10 +130,13 @@ class ResizeMixin:
     def finish_revert_resize(self, context, instance, migration):
         """Source: run the guest again on its old namespaces and data."""
         instance.flavor = migration.old_flavor
-        self.driver.finish_revert_migration(context, instance, None, migration)
+        vm_state = states.settled(instance)
+        self.driver.finish_revert_migration(
+            context, instance, None, migration, None, vm_state == states.ACTIVE
+        )
         migration.status = "reverted"
         migration.save()
-        instance.vm_state, instance.task_state = states.ACTIVE, None
+        instance.vm_state, instance.task_state = vm_state, None
         instance.power_state = self.driver.get_info(instance).state
         instance.save()
 

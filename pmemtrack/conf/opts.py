@@ -4,6 +4,7 @@ from oslo_db import options as db_options
 
 from pmemtrack import conf as pmemtrack_conf
 from pmemtrack.conf import database
+from pmemtrack.conf import hosts
 
 
 def list_opts():
@@ -11,6 +12,7 @@ def list_opts():
     groups = {}
     for module in pmemtrack_conf._GROUP_MODULES:
         groups.update(module.list_opts())
+    groups.update(hosts.list_opts())
     return list(groups.items())
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import url as sa_url
 
 from pmemtrack import exception
+from pmemtrack.conf import hosts
 
 
 class InvalidConfig(exception.PmemtrackException):
@@ -63,6 +64,7 @@ def check(conf):
                 reason=_reason(err),
             )
     _check_connection(conf)
+    _check_hosts(conf)
 
 
 def _check_connection(conf):
@@ -81,3 +83,37 @@ def _check_connection(conf):
             "sqlite:////var/lib/pmemtrack/pmemtrack.sqlite or "
             "mysql+pymysql://USER:PASSWORD@HOST/pmemtrack",
         )
+
+
+def _check_hosts(conf):
+    """Each host of a multi-host file once, with a hypervisor, and simulated
+    hosts on devices of their own (a shared directory would hand one file to
+    two hosts' instances)."""
+    if "compute_hosts" not in conf or not conf.compute_hosts:
+        return
+    listed = conf.compute_hosts
+
+    def bad(option, value, reason, group="DEFAULT"):
+        return InvalidConfig(group=group, option=option, value=value, reason=reason)
+
+    if len(set(listed)) != len(listed) or conf.host in listed:
+        raise bad("compute_hosts", ",".join(listed),
+                  f"each host once, and not [DEFAULT] host ({conf.host})")  # fmt: skip
+    simulated = {}
+    if conf.pmem.backend == "simulated":
+        simulated[conf.pmem.simulated_path] = conf.host
+    for host in listed:
+        group = hosts.group_name(host)
+        section = conf[group]
+        if not section.connection_uri:
+            raise bad("connection_uri", None, f"required for host {host}", group)
+        if (section.backend or conf.pmem.backend) != "simulated":
+            continue
+        path = section.simulated_path
+        if not path or path in simulated:
+            other = simulated.get(path)
+            reason = (
+                f"already {other}'s" if other else "required with the simulated backend"
+            )
+            raise bad("simulated_path", path, reason, group)
+        simulated[path] = host

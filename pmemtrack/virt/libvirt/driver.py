@@ -334,10 +334,13 @@ class LibvirtDriver(driver.ComputeDriver):
     def resume_state_on_host_boot(self, context, instance, network_info,
                                   share_info, block_device_info=None):  # fmt: skip
         """Define the guest again on the namespaces it holds; start it unless
-        it was stopped."""
-        self._define_and_start(
-            instance, instance.resources, power_on=instance.vm_state != "stopped"
+        it was stopped, or is resized after moving stopped (its guest at the
+        destination was never started)."""
+        moved_stopped = (
+            instance.vm_state == "resized" and instance.power_state == SHUTDOWN
         )
+        power_on = instance.vm_state != "stopped" and not moved_stopped
+        self._define_and_start(instance, instance.resources, power_on=power_on)
 
     def instance_exists(self, instance):
         return self.host.lookup(domain_name(instance)) is not None

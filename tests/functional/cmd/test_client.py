@@ -268,7 +268,9 @@ def test_bad_input_gives_one_line_and_changes_nothing(state_dir, tmp_path):
     ]
     bad_conf = tmp_path / "bad.conf"
     bad_conf.write_text("[quota]\ndefault_limit = -7\n")
-    no_host = "Compute host nowhere is not known; known hosts: compute1, compute2."
+    no_host = (
+        "host nowhere is not driven here; this deployment drives compute1, compute2"
+    )
 
     for args, fragment in (
         (

@@ -26,7 +26,7 @@ class Cloud:
         }
         for manager in self.managers.values():
             manager.init_host(ctx)
-        self.api = compute_api.ComputeAPI(self.managers)
+        self.api = compute_api.ComputeAPI(self.managers, allow_resize_to_same_host=True)
 
     def boot(self, pmem, host="compute1"):
         return self.api.create(self.ctx, hosts.flavor(pmem), host, "project-a")

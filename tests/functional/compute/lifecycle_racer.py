@@ -26,7 +26,7 @@ def act(url, state_dir, ssh_options, action, instance_uuid, barrier, results):
     }
     for manager in managers.values():
         manager.driver.init_host(manager.host)
-    api = compute_api.ComputeAPI(managers)
+    api = compute_api.ComputeAPI(managers, allow_resize_to_same_host=True)
     instance = objects.Instance.get_by_uuid(
         ctx, instance_uuid, ["flavor", "resources", "migration_context"]
     )
