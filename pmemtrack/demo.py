@@ -17,7 +17,6 @@ import uuid
 from pmemtrack import context as pmt_context
 from pmemtrack import deployment
 from pmemtrack import exception
-from pmemtrack import flavors
 from pmemtrack import objects
 from pmemtrack.cmd import output
 
@@ -126,7 +125,7 @@ def _steps(story, cloud, ctx, state_dir):
 
     def exhaust():
         booted, refusal = [], None
-        large = flavors.get("pmem.large")
+        large = objects.Flavor.get_by_name(ctx, "pmem.large")
         while refusal is None and len(booted) < 10:
             try:
                 booted.append(
@@ -141,7 +140,11 @@ def _steps(story, cloud, ctx, state_dir):
 
     def write_pattern():
         guest = api.create(
-            ctx, flavors.get("pmem.medium"), "compute1", "demo", name="guest-a"
+            ctx,
+            objects.Flavor.get_by_name(ctx, "pmem.medium"),
+            "compute1",
+            "demo",
+            name="guest-a",
         )
         path = _devpath(guest)
         data = _pattern("guest-a")
@@ -159,7 +162,7 @@ def _steps(story, cloud, ctx, state_dir):
 
     def resize_with_copy():
         guest = state["guest"]
-        api.resize(ctx, guest, flavors.get("pmem.large"), "compute2", True,
+        api.resize(ctx, guest, objects.Flavor.get_by_name(ctx, "pmem.large"), "compute2", True,
                    progress=None)  # fmt: skip
         dest = _devpath(guest)
         arrived = hashlib.sha256(_read(dest, 4 * MiB)).hexdigest()
@@ -188,7 +191,9 @@ def _steps(story, cloud, ctx, state_dir):
 
     def confirm():
         guest = state["guest"]
-        api.resize(ctx, guest, flavors.get("pmem.large"), "compute2", True)
+        api.resize(
+            ctx, guest, objects.Flavor.get_by_name(ctx, "pmem.large"), "compute2", True
+        )
         api.confirm(ctx, guest)
         dest = _devpath(guest)
         arrived = hashlib.sha256(_read(dest, 4 * MiB)).hexdigest()
@@ -201,7 +206,7 @@ def _steps(story, cloud, ctx, state_dir):
 
     def quota():
         objects.QuotaLimit.set(ctx, "project-q", "CUSTOM_PMEM_NAMESPACE_MEDIUM", 1)
-        medium = flavors.get("pmem.medium")
+        medium = objects.Flavor.get_by_name(ctx, "pmem.medium")
         first = api.create(ctx, medium, "compute1", "project-q", name="q1")
         try:
             api.create(ctx, medium, "compute1", "project-q", name="q2")
@@ -232,7 +237,7 @@ def _burst(cloud, ctx, state_dir):
     manager = cloud.managers["compute2"]
     free = [ns for ns in manager.tracker.free_namespaces(ctx, "compute2")
             if ns.label == "MEDIUM"]  # fmt: skip
-    medium = flavors.get("pmem.medium")
+    medium = objects.Flavor.get_by_name(ctx, "pmem.medium")
     uuids = []
     for i in range(len(free) + 4):
         instance = objects.Instance(

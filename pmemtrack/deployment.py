@@ -18,6 +18,8 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from pmemtrack import conf as pmt_conf
+from pmemtrack import context as pmt_context
+from pmemtrack import flavors
 from pmemtrack import loopback_sshd
 from pmemtrack.compute import api as compute_api
 from pmemtrack.compute import manager as compute_manager
@@ -208,6 +210,7 @@ def embedded(state_dir=None, loopback_ssh=False):
     state_dir = os.path.abspath(state_dir or default_state_dir())
     _private_state_dir(state_dir)
     use_database(db_api.sqlite_url(os.path.join(state_dir, DB_FILE)))
+    flavors.ensure_embedded(pmt_context.get_admin_context())
     sshd, options = _start_sshd(state_dir) if loopback_ssh else (None, {})
     managers = {
         host: simulated_host(state_dir, host, EMBEDDED_LAYOUT, migration=options)

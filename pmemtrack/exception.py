@@ -54,6 +54,17 @@ class HostResourceExists(PmemtrackException):
     )
 
 
+class FlavorNotFound(NotFound):
+    msg_fmt = (
+        "Flavor %(name)s is not known; known flavors: %(known)s "
+        "(pmemtrack-manage flavor create adds one)."
+    )
+
+
+class FlavorExists(PmemtrackException):
+    msg_fmt = "A flavor named %(name)s or with id %(flavorid)s already exists."
+
+
 class QuotaLimitNotFound(NotFound):
     msg_fmt = "Project %(project_id)s has no quota override for %(resource_class)s."
 

@@ -1,14 +1,15 @@
-"""The flavors the pmemtrack CLI knows, by name.
+"""The embedded default's flavors, stored in its database when it starts.
 
-Nova keeps flavors in its API database; pmemtrack's CLI has this small built-in
-catalogue, which covers both labels of the embedded default.
+Flavors live in the database (``pmemtrack-manage flavor create``); the
+embedded default adds these five, which cover both of its labels, so its
+demo and a first ``pmemtrack server create`` need no set-up.
 """
 
 from pmemtrack import exception
 from pmemtrack import objects
 
 # name -> (memory_mb, vcpus, hw:pmem or None)
-CATALOGUE = {
+EMBEDDED = {
     "m1.small": (512, 1, None),
     "pmem.medium": (512, 1, "MEDIUM"),
     "pmem.medium.x2": (1024, 2, "MEDIUM,MEDIUM"),
@@ -17,19 +18,22 @@ CATALOGUE = {
 }
 
 
-class FlavorNotFound(exception.NotFound):
-    msg_fmt = "Flavor %(name)s is not known; known flavors: %(known)s."
-
-
-def get(name):
-    try:
-        memory_mb, vcpus, pmem = CATALOGUE[name]
-    except KeyError:
-        raise FlavorNotFound(name=name, known=", ".join(sorted(CATALOGUE)))
-    return objects.Flavor(
-        flavorid=name,
-        name=name,
-        memory_mb=memory_mb,
-        vcpus=vcpus,
-        extra_specs={"hw:pmem": pmem} if pmem else {},
-    )
+def ensure_embedded(context):
+    """Store each of the embedded default's flavors that is missing (the
+    demo relies on them); one of that name the operator changed is kept."""
+    known = {flavor.name for flavor in objects.FlavorList.get_all(context)}
+    for name, (memory_mb, vcpus, pmem) in EMBEDDED.items():
+        if name in known:
+            continue
+        flavor = objects.Flavor(
+            context,
+            flavorid=name,
+            name=name,
+            memory_mb=memory_mb,
+            vcpus=vcpus,
+            extra_specs={"hw:pmem": pmem} if pmem else {},
+        )
+        try:
+            flavor.create()
+        except exception.FlavorExists:
+            pass  # another process of the embedded default stored it first

@@ -15,7 +15,6 @@ from pmemtrack import conf as pmt_conf
 from pmemtrack import context as pmt_context
 from pmemtrack import deployment
 from pmemtrack import exception
-from pmemtrack import flavors
 from pmemtrack import objects
 from pmemtrack.cmd import common
 from pmemtrack.cmd import migrations
@@ -94,7 +93,7 @@ def _show(instance):
 
 def server_create():
     found, context = _open_deployment()
-    flavor = flavors.get(CONF.command.flavor)
+    flavor = objects.Flavor.get_by_name(context, CONF.command.flavor)
     host = CONF.command.target_host or sorted(found.managers)[0]
     instance = found.api.create(
         context, flavor, host, CONF.command.project, name=CONF.command.server_name
@@ -127,7 +126,7 @@ def _move(action):
     kwargs = dict(copy_pmem_devices=CONF.command.copy_pmem_devices, progress=bar)
     try:
         if action == "resize":
-            flavor = flavors.get(CONF.command.flavor)
+            flavor = objects.Flavor.get_by_name(context, CONF.command.flavor)
             found.api.resize(
                 context, instance, flavor, CONF.command.target_host, **kwargs
             )

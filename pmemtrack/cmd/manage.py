@@ -7,8 +7,10 @@ from oslo_config import cfg
 from pmemtrack import context as pmt_context
 from pmemtrack import deployment
 from pmemtrack import exception
+from pmemtrack import objects
 from pmemtrack.cmd import audit
 from pmemtrack.cmd import common
+from pmemtrack.cmd import flavors
 from pmemtrack.cmd import listing
 from pmemtrack.cmd import migrations
 from pmemtrack.cmd import output
@@ -142,6 +144,26 @@ def migration_recover():
     migrations.show_recovered(migration, CONF.category.format)
 
 
+def flavor_create():
+    args = CONF.category
+    context = _open_database()
+    row = flavors.create(context, args.flavor_name, args.ram, args.vcpus, args.property,
+                         args.flavorid, CONF.quota)  # fmt: skip
+    output.emit(flavors.COLUMNS, [row], args.format, single=True)
+
+
+def flavor_list():
+    context = _open_database()
+    output.emit(flavors.COLUMNS, flavors.rows(context), CONF.category.format)
+
+
+def flavor_delete():
+    context = _open_database()
+    name = CONF.category.flavor_name
+    objects.Flavor.destroy_by_name(context, name)
+    print(f"Flavor {name} deleted; instances keep their copy of it.")
+
+
 def quota_show():
     """One project's limits and usage; without --project, every project's
     that has an override or an instance."""
@@ -251,6 +273,27 @@ def _add_quota_parsers(subparsers):
     )
 
 
+def _add_flavor_parsers(subparsers):
+    flavor = _category(
+        subparsers, "flavor", "Flavors: sizes and the PMEM they ask for."
+    )
+    create = _command(flavor, "create", flavor_create, "Create a flavor.")
+    # "name" is the category's own attribute on CONF.category.
+    create.add_argument("flavor_name", metavar="NAME", help="Flavor name.")
+    create.add_argument("--ram", required=True, help="Memory in MiB.")
+    create.add_argument("--vcpus", required=True, help="Number of vCPUs.")
+    create.add_argument(
+        "--property",
+        action="append",
+        metavar="KEY=VALUE",
+        help="An extra spec, for example hw:pmem=MEDIUM,LARGE (repeat for more).",
+    )
+    create.add_argument("--id", dest="flavorid", help="Flavor ID (default: NAME).")
+    _command(flavor, "list", flavor_list, "List the flavors.")
+    delete = _command(flavor, "delete", flavor_delete, "Delete a flavor.", False)
+    delete.add_argument("flavor_name", metavar="NAME", help="Flavor name.")
+
+
 def _add_migration_parsers(subparsers):
     migration = _category(subparsers, "migration", "Resizes and cold migrations.")
     _command(
@@ -281,6 +324,7 @@ def add_command_parsers(subparsers):
     _add_pmem_parsers(subparsers)
     _add_migration_parsers(subparsers)
     _add_quota_parsers(subparsers)
+    _add_flavor_parsers(subparsers)
 
 
 category_opt = cfg.SubCommandOpt(

@@ -122,10 +122,16 @@ def show_all(context, quota_conf):
     ]
 
 
+def known_classes(context, quota_conf):
+    """The PMEM resource classes a flavor or a limit may name: those some
+    compute node offers and those [quota] class_limits names."""
+    return _offered_classes(context) | set(quota_conf.class_limits)
+
+
 def check_known_class(context, rc, quota_conf):
     """Refuse a class no compute node offers and [quota] does not name: a
     mistyped label would be stored and never limit anything."""
-    known = _offered_classes(context) | set(quota_conf.class_limits)
+    known = known_classes(context, quota_conf)
     if rc not in known:
         raise InvalidArgument(
             option="--class",

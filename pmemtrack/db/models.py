@@ -42,6 +42,23 @@ class ComputeNode(BASE, models.SoftDeleteMixin):
     migration_address = sa.Column(sa.String(255), nullable=True)
 
 
+class Flavor(BASE):
+    """An instance size; ``extra_specs`` is a JSON object (``hw:pmem``...)."""
+
+    __tablename__ = "flavors"
+    __table_args__ = (
+        sa.UniqueConstraint("flavorid", name="uniq_flavors0flavorid"),
+        sa.UniqueConstraint("name", name="uniq_flavors0name"),
+    )
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    flavorid = sa.Column(sa.String(255), nullable=False)
+    name = sa.Column(sa.String(255), nullable=False)
+    memory_mb = sa.Column(sa.Integer, nullable=False)
+    vcpus = sa.Column(sa.Integer, nullable=False)
+    extra_specs = sa.Column(sa.Text, nullable=False)
+
+
 class Instance(BASE, models.SoftDeleteMixin):
     __tablename__ = "instances"
     __table_args__ = (

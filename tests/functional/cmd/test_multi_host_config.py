@@ -29,6 +29,18 @@ def _deployment_conf(tmp_path, db_url, server, compute2_address="127.0.0.1"):
     return cli.write_conf(tmp_path / "deployment.conf", sections)
 
 
+def _flavors(conf):
+    """The operator's two flavors (their labels must be reported first)."""
+    for name, label in (("pmem.medium", "MEDIUM"), ("pmem.large", "LARGE")):
+        cli.manage_json(conf, "flavor", "create", name, "--ram", "512", "--vcpus",
+                        "1", "--property", f"hw:pmem={label}")  # fmt: skip
+
+
+def _synced_with_flavors(conf):
+    assert cli.manage(conf, "host", "sync").returncode == 0
+    _flavors(conf)
+
+
 def _client(conf, *args):
     result = cli.run(cli.PMEMTRACK, conf, *args, "-f", "json")
     assert result.returncode == 0, result.stderr
@@ -55,6 +67,7 @@ def test_one_file_drives_every_host_and_a_resize_copies_across(
         ("compute2", "127.0.0.1"),
     }
     assert all(h["Service version"] >= 1 for h in listed)
+    _flavors(conf)
 
     vm = _client(conf, "server", "create", "vm1", "--flavor", "pmem.medium",
                    "--host", "compute1")  # fmt: skip
@@ -92,6 +105,7 @@ def test_an_instance_on_a_host_the_file_does_not_describe_gets_one_line(
     sshd_server,  # noqa: F811
 ):
     conf = _deployment_conf(tmp_path, cli.db_url(db_engine), sshd_server)
+    _synced_with_flavors(conf)
     _client(conf, "server", "create", "vm1", "--flavor", "pmem.medium",
             "--host", "compute2")  # fmt: skip
     only_compute1 = tmp_path / "compute1-only.conf"
@@ -129,6 +143,7 @@ def test_the_copy_goes_to_the_destinations_migration_address(
     # The test sshd listens on 127.0.0.1 only: nothing answers at 127.0.0.2.
     conf = _deployment_conf(tmp_path, cli.db_url(db_engine), sshd_server,
                             compute2_address="127.0.0.2")  # fmt: skip
+    _synced_with_flavors(conf)
     vm = _client(conf, "server", "create", "vm1", "--flavor", "pmem.medium",
                  "--host", "compute1")  # fmt: skip
     [old] = objects.Instance.get_by_uuid(ctx, vm["id"], ["resources"]).resources

@@ -13,6 +13,7 @@ EXPECTED = {
     "ComputeNode": "1.0-e913509c1b39a0b2317cb2a3acaed3cb",
     "ComputeNodeList": "1.0-15ecf022a68ddbb8c2a6739cfc9f8f5e",
     "Flavor": "1.0-b048de4a0d1cd974ccd645c4773aae87",
+    "FlavorList": "1.0-15ecf022a68ddbb8c2a6739cfc9f8f5e",
     "HostResource": "1.0-ee25a79dd942e072b7f46d74a9c4cd84",
     "HostResourceList": "1.0-15ecf022a68ddbb8c2a6739cfc9f8f5e",
     "Instance": "1.0-5da94cf8c82ea75a8015bdea16e02307",
