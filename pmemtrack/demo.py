@@ -9,6 +9,7 @@ import collections
 import hashlib
 import json
 import multiprocessing
+import shutil
 import sys
 import tempfile
 import time
@@ -24,8 +25,20 @@ MiB = 1024 * 1024
 BURST_PROCESSES = 4
 
 
+def _yes(flag):
+    return "yes" if flag else "no"
+
+
+def said(ok, lines, table=None, **figures):
+    """A step's outcome: ``figures`` for ``-f json``, ``lines`` (and a
+    table) for people."""
+    return {"ok": bool(ok), "lines": lines, "table": table, **figures}
+
+
 class Story:
-    """Runs steps, records their figures, prints them as it goes."""
+    """Runs steps, records their figures, prints them as it goes: human text
+    for ``table``, one line per step for ``value``, one JSON object at the
+    end for ``json``."""
 
     def __init__(self, fmt, stream=sys.stdout):
         self.fmt = fmt
@@ -37,28 +50,37 @@ class Story:
         try:
             record = dict(fn())
         except Exception as err:  # the demo reports every failure as a step
-            record = {"ok": False, "error": f"{type(err).__name__}: {err}"}
-        record = {"name": name, "ok": record.pop("ok"), **record}
-        record["seconds"] = round(time.monotonic() - started, 3)
+            record = said(False, [f"error: {type(err).__name__}: {err}"],
+                          error=f"{type(err).__name__}: {err}")  # fmt: skip
+        lines, table = record.pop("lines"), record.pop("table")
+        seconds = round(time.monotonic() - started, 3)
+        record = {"name": name, "ok": record.pop("ok"), **record, "seconds": seconds}
+        if table is not None:
+            columns, rows = table
+            record["table"] = [dict(zip(columns, row, strict=True)) for row in rows]
         self.steps.append(record)
-        if self.fmt != "json":
-            self._print(record)
+        if self.fmt == "table":
+            self._print(record, lines, table)
+        elif self.fmt == "value":
+            mark = "ok" if record["ok"] else "FAILED"
+            print(f"{mark} {seconds:.3f} {name}", file=self.stream)
         return record
 
-    def _print(self, record):
+    def _print(self, record, lines, table):
         mark = "ok" if record["ok"] else "FAILED"
         print(f"\n== {record['name']} [{mark}]", file=self.stream)
-        for key, value in record.items():
-            if key in ("name", "ok", "table"):
-                continue
-            print(f"   {key}: {value}", file=self.stream)
-        if "table" in record:
-            columns, rows = record["table"]
-            output.emit(columns, rows, "table", stream=self.stream)
+        for line in lines:
+            print(f"   {line}", file=self.stream)
+        if table is not None:
+            output.emit(*table, "table", stream=self.stream)
 
     @property
     def ok(self):
         return all(step["ok"] for step in self.steps)
+
+
+def _per_numa_node(counter):
+    return ", ".join(f"node{node}: {count}" for node, count in sorted(counter.items()))
 
 
 def _inventory(cloud, ctx):
@@ -70,10 +92,8 @@ def _inventory(cloud, ctx):
         for rc, inv in sorted(manager.driver.get_inventory(host).items()):
             label = rc.rsplit("_", 1)[-1]
             numa = collections.Counter(ns["numa_node"] for ns in inv["namespaces"])
-            rows.append(
-                (host, label, inv["total"], free[label], dict(sorted(numa.items())))
-            )
-    return ("host", "label", "total", "free", "per NUMA node"), rows
+            rows.append((host, label, inv["total"], free[label], _per_numa_node(numa)))
+    return ("Host", "Label", "Total", "Free", "Per NUMA node"), rows
 
 
 def _pattern(seed, size=4 * MiB):
@@ -85,9 +105,9 @@ def _devpath(instance):
     return instance.resources.objects[0].metadata.devpath
 
 
-def _read(path, n):
+def _sha256(path, n=4 * MiB):
     with open(path, "rb") as f:
-        return f.read(n)
+        return hashlib.sha256(f.read(n)).hexdigest()
 
 
 def _is_zero(path):
@@ -95,21 +115,39 @@ def _is_zero(path):
         return not f.read().strip(b"\x00")
 
 
-def run(fmt="table", state_dir=None):
-    state_dir = state_dir or tempfile.mkdtemp(prefix="pmemtrack-demo-")
+def _match_line(source, destination):
+    if source == destination:
+        return f"match: sha256 {source[:16]}... at the source and the destination"
+    return (
+        f"MISMATCH: sha256 {source[:16]}... at the source, "
+        f"{destination[:16]}... at the destination"
+    )
+
+
+def run(fmt="table", keep=False):
+    """The story in a new state directory, removed at the end unless
+    ``keep``. Returns the exit code: 0 when every check held."""
+    state_dir = tempfile.mkdtemp(prefix="pmemtrack-demo-")
     story = Story(fmt)
-    if fmt != "json":
-        print(f"pmemtrack demo: embedded default under {state_dir}")
-    cloud = deployment.embedded(state_dir, loopback_ssh=True)
-    ctx = pmt_context.get_admin_context()
+    notes = sys.stdout if fmt == "table" else sys.stderr
+    print(f"pmemtrack demo: two simulated compute hosts under {state_dir}", file=notes)
     try:
-        _steps(story, cloud, ctx, state_dir)
+        cloud = deployment.embedded(state_dir, loopback_ssh=True)
+        ctx = pmt_context.get_admin_context()
+        try:
+            _steps(story, cloud, ctx, state_dir)
+        finally:
+            cloud.close()
     finally:
-        cloud.close()
+        if not keep:
+            shutil.rmtree(state_dir, ignore_errors=True)
     if fmt == "json":
-        print(json.dumps({"ok": story.ok, "steps": story.steps}, default=str))
-    else:
+        print(json.dumps({"ok": story.ok, "state_dir": state_dir, "kept": keep,
+                          "steps": story.steps}))  # fmt: skip
+    elif fmt == "table":
         print(f"\n{'All checks passed.' if story.ok else 'Some checks FAILED.'}")
+    where = "kept" if keep else "removed (--keep keeps it)"
+    print(f"State directory {state_dir} {where}.", file=notes)
     return 0 if story.ok else 1
 
 
@@ -117,104 +155,109 @@ def _steps(story, cloud, ctx, state_dir):
     api = cloud.api
     state = {}
 
+    def flavor(name):
+        return objects.Flavor.get_by_name(ctx, name)
+
     def discover():
         cloud.start(ctx)
         table = _inventory(cloud, ctx)
         totals = sum(row[2] for row in table[1])
-        return {"ok": totals == 12, "namespaces": totals, "table": table}
+        hosts = len(cloud.managers)
+        return said(totals == 12, [f"{totals} namespaces on {hosts} hosts:"], table,
+                    namespaces=totals)  # fmt: skip
 
     def exhaust():
         booted, refusal = [], None
-        large = objects.Flavor.get_by_name(ctx, "pmem.large")
         while refusal is None and len(booted) < 10:
             try:
-                booted.append(
-                    api.create(ctx, large, "compute1", "demo", name=f"big{len(booted)}")
-                )
+                booted.append(api.create(ctx, flavor("pmem.large"), "compute1",
+                                         "demo", name=f"big{len(booted)}"))  # fmt: skip
             except exception.ComputeResourcesUnavailable as err:
                 refusal = str(err)
         ok = len(booted) == 2 and refusal and "LARGE" in refusal and "0 free" in refusal
         for instance in booted:
             api.delete(ctx, instance)
-        return {"ok": bool(ok), "booted": len(booted), "refused_with": refusal}
+        lines = [
+            f"booted {len(booted)} pmem.large instances on compute1; the next one "
+            "was refused:",
+            f"  {refusal}",
+        ]
+        return said(ok, lines, booted=len(booted), refused_with=refusal)
 
     def write_pattern():
-        guest = api.create(
-            ctx,
-            objects.Flavor.get_by_name(ctx, "pmem.medium"),
-            "compute1",
-            "demo",
-            name="guest-a",
-        )
+        guest = api.create(ctx, flavor("pmem.medium"), "compute1", "demo",
+                           name="guest-a")  # fmt: skip
         path = _devpath(guest)
         data = _pattern("guest-a")
         with open(path, "r+b") as f:
             f.write(data)
-        state.update(
-            guest=guest, source_path=path, sha=hashlib.sha256(data).hexdigest()
-        )
-        return {
-            "ok": True,
-            "instance": guest.uuid,
-            "device": path,
-            "sha256": state["sha"],
-        }
+        sha = hashlib.sha256(data).hexdigest()
+        state.update(guest=guest, source_path=path, sha=sha)
+        [held] = guest.resources.objects
+        lines = [
+            f"guest-a on compute1 holds namespace {held.identifier} ({path})",
+            f"wrote {len(data) // MiB} MiB into it: sha256 {sha[:16]}...",
+        ]
+        return said(True, lines, instance=guest.uuid, device=path, sha256=sha)
 
     def resize_with_copy():
         guest = state["guest"]
-        api.resize(ctx, guest, objects.Flavor.get_by_name(ctx, "pmem.large"), "compute2", True,
-                   progress=None)  # fmt: skip
+        api.resize(ctx, guest, flavor("pmem.large"), "compute2", True)
         dest = _devpath(guest)
-        arrived = hashlib.sha256(_read(dest, 4 * MiB)).hexdigest()
+        arrived = _sha256(dest)
         migration = objects.MigrationList.get_by_instance(ctx, guest.uuid)[-1]
         state["dest_path"] = dest
-        return {
-            "ok": guest.host == "compute2" and arrived == state["sha"],
-            "host": guest.host,
-            "device": dest,
-            "sha256_at_destination": arrived,
-            "migration_status": migration.status,
-        }
+        lines = [
+            f"guest-a resized to pmem.large on {guest.host} (migration "
+            f"{migration.status}), data copied over SSH",
+            _match_line(state["sha"], arrived),
+        ]
+        ok = guest.host == "compute2" and arrived == state["sha"]
+        return said(ok, lines, host=guest.host, device=dest,
+                    sha256_at_destination=arrived,
+                    migration_status=migration.status)  # fmt: skip
 
     def revert():
         guest = state["guest"]
         api.revert(ctx, guest)
-        source_intact = hashlib.sha256(_read(state["source_path"], 4 * MiB)).hexdigest()
-        return {
-            "ok": guest.host == "compute1"
-            and source_intact == state["sha"]
-            and _is_zero(state["dest_path"]),
-            "host": guest.host,
-            "destination_wiped": _is_zero(state["dest_path"]),
-            "source_data_intact": source_intact == state["sha"],
-        }
+        intact = _sha256(state["source_path"]) == state["sha"]
+        wiped = _is_zero(state["dest_path"])
+        lines = [
+            f"guest-a back on {guest.host}; its data intact: {_yes(intact)}; "
+            f"the destination namespace wiped: {_yes(wiped)}"
+        ]
+        ok = guest.host == "compute1" and intact and wiped
+        return said(ok, lines, host=guest.host, destination_wiped=wiped,
+                    source_data_intact=intact)  # fmt: skip
 
     def confirm():
         guest = state["guest"]
-        api.resize(
-            ctx, guest, objects.Flavor.get_by_name(ctx, "pmem.large"), "compute2", True
-        )
+        api.resize(ctx, guest, flavor("pmem.large"), "compute2", True)
         api.confirm(ctx, guest)
-        dest = _devpath(guest)
-        arrived = hashlib.sha256(_read(dest, 4 * MiB)).hexdigest()
-        return {
-            "ok": arrived == state["sha"] and _is_zero(state["source_path"]),
-            "host": guest.host,
-            "data_at_destination": arrived == state["sha"],
-            "source_wiped": _is_zero(state["source_path"]),
-        }
+        arrived = _sha256(_devpath(guest)) == state["sha"]
+        wiped = _is_zero(state["source_path"])
+        lines = [
+            f"guest-a confirmed on {guest.host}; its data there: {_yes(arrived)}; "
+            f"the source namespace wiped: {_yes(wiped)}"
+        ]
+        return said(arrived and wiped, lines, host=guest.host,
+                    data_at_destination=arrived, source_wiped=wiped)  # fmt: skip
 
     def quota():
         objects.QuotaLimit.set(ctx, "project-q", "CUSTOM_PMEM_NAMESPACE_MEDIUM", 1)
-        medium = objects.Flavor.get_by_name(ctx, "pmem.medium")
-        first = api.create(ctx, medium, "compute1", "project-q", name="q1")
+        first = api.create(ctx, flavor("pmem.medium"), "compute1", "project-q",
+                           name="q1")  # fmt: skip
         try:
-            api.create(ctx, medium, "compute1", "project-q", name="q2")
+            api.create(ctx, flavor("pmem.medium"), "compute1", "project-q", name="q2")
             refusal = None
         except exception.QuotaExceeded as err:
             refusal = str(err)
         api.delete(ctx, first)
-        return {"ok": refusal is not None, "refused_with": refusal}
+        lines = [
+            "project-q may hold 1 MEDIUM namespace; its second boot was refused:",
+            f"  {refusal}",
+        ]
+        return said(refusal is not None, lines, refused_with=refusal)
 
     def burst():
         return _burst(cloud, ctx, state_dir)
@@ -270,17 +313,18 @@ def _burst(cloud, ctx, state_dir):
         for r in (i.resources.objects if i.resources else [])
     ]
     doubles = len(held) - len(set(held))
-    return {
-        "ok": doubles == 0
-        and outcome["claimed"] == len(free)
-        and outcome["errors"] == 0,
-        "processes": BURST_PROCESSES,
-        "claims": len(uuids),
-        "claimed": outcome["claimed"],
-        "refused": outcome["refused"],
-        "double_assignments": doubles,
-        **({"errors": errors} if errors else {}),
-    }
+    ok = doubles == 0 and outcome["claimed"] == len(free) and outcome["errors"] == 0
+    lines = [
+        f"{BURST_PROCESSES} processes made {len(uuids)} claims for the "
+        f"{len(free)} free MEDIUM namespaces of compute2: {outcome['claimed']} "
+        f"claimed, {outcome['refused']} refused, {doubles} namespaces assigned "
+        "twice",
+        *(f"error: {error}" for error in errors),
+    ]
+    return said(ok, lines, processes=BURST_PROCESSES, claims=len(uuids),
+                claimed=outcome["claimed"], refused=outcome["refused"],
+                double_assignments=doubles,
+                **({"errors": errors} if errors else {}))  # fmt: skip
 
 
 def _claimer(state_dir, instance_uuids, results):

@@ -114,23 +114,33 @@ class DatabaseSchemaError(PmemtrackException):
     msg_fmt = "Database schema problem at %(url)s: %(reason)s"
 
 
-class ComputeResourcesUnavailable(PmemtrackException):
+class _OnNode(PmemtrackException):
+    """A message about one compute node: named by its host alone when the
+    node is named after it (one node per host, as with libvirt)."""
+
+    def __init__(self, message=None, **kwargs):
+        host, node = kwargs.get("host"), kwargs.get("node")
+        kwargs["where"] = host if node in (None, host) else f"{host}/{node}"
+        super().__init__(message, **kwargs)
+
+
+class ComputeResourcesUnavailable(_OnNode):
     msg_fmt = (
-        "Not enough PMEM namespaces on %(host)s/%(node)s: label %(label)s "
+        "Not enough PMEM namespaces on %(where)s: label %(label)s "
         "(%(resource_class)s) wanted %(wanted)d, %(free)d free."
     )
 
 
-class PmemLabelUnknown(PmemtrackException):
+class PmemLabelUnknown(_OnNode):
     msg_fmt = (
         "Flavor %(flavor)s asks for PMEM label %(label)s (%(resource_class)s), "
-        "which %(host)s/%(node)s does not offer; it offers: %(offered)s."
+        "which %(where)s does not offer; it offers: %(offered)s."
     )
 
 
-class PmemNumaUnsatisfiable(PmemtrackException):
+class PmemNumaUnsatisfiable(_OnNode):
     msg_fmt = (
-        "No single host NUMA node of %(host)s/%(node)s has the %(wanted)s "
+        "No single host NUMA node of %(where)s has the %(wanted)s "
         "namespaces that policy %(policy)s requires; free per NUMA node: %(free)s."
     )
 

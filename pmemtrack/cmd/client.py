@@ -209,6 +209,11 @@ def _migration_parsers(subparsers):
 def add_command_parsers(subparsers):
     demo = subparsers.add_parser("demo", help="Run the operator's story end to end.")
     output.add_format_argument(demo)
+    demo.add_argument(
+        "--keep",
+        action="store_true",
+        help="Keep the demo's state directory (DB, simulated devices) at the end.",
+    )
     demo.set_defaults(func=lambda: sys.exit(_demo_main()))
     server = subparsers.add_parser("server", help="Instances with PMEM.")
     actions = server.add_subparsers(dest="action", metavar="ACTION")
@@ -264,7 +269,7 @@ def _demo_main():
     # Imported here: the demo pulls in multiprocessing and the SSH server.
     from pmemtrack import demo
 
-    return demo.run(CONF.command.format)
+    return demo.run(CONF.command.format, keep=CONF.command.keep)
 
 
 command_opt = cfg.SubCommandOpt(

@@ -22,6 +22,7 @@ from sqlalchemy.engine import url as sa_url
 from pmemtrack import exception
 from pmemtrack.cmd import common
 from pmemtrack.conf import CONF
+from pmemtrack.conf import hosts
 from pmemtrack.conf import pmem as pmem_conf
 from pmemtrack.conf import validate
 from pmemtrack.db import migration
@@ -103,6 +104,26 @@ def _validate_all_but_namespaces():
             CONF.clear_override("namespaces", group="pmem")
 
 
+def _discovered(conf, host=None):
+    """Discovery as the service runs it on ``conf``'s host: every name must
+    exist, be in devdax mode and have a size and alignment the checks accept
+    (a failure names ``host``, when given)."""
+    pairs = namespaces.parse_config(conf.pmem.namespaces)
+    tools = privileged.Tools(conf.pmem)
+    try:
+        found = namespaces.select(
+            pairs,
+            namespaces.discover(tools, conf.pmem),
+            lambda: namespaces.every_mode(tools),
+        )
+    except exception.PmemtrackException as err:
+        if host is None:
+            raise
+        raise type(err)(f"{host}: {err}") from err
+    labels = ", ".join(sorted({ns.label for ns in found})) or "none"
+    return f"{len(found)} namespaces found, in devdax mode, labels {labels}"
+
+
 def _missing_files(migration_conf):
     return [
         f"{option} {path}"
@@ -121,6 +142,7 @@ class Checks(upgradecheck.UpgradeCommands):
         # After oslo.config has read the files, so --debug and the log
         # options from them apply.
         logging.setup(CONF, "pmemtrack")
+        hosts.register_opts(CONF)
         return super().check()
 
     @_guarded
@@ -152,25 +174,17 @@ class Checks(upgradecheck.UpgradeCommands):
             entries = CONF.pmem.namespaces
         except ValueError as err:
             return _result(FAILURE, _malformed_entry(err))
-        if not entries:
+        if not entries and not CONF.compute_hosts:
             return _result(
                 WARNING,
                 "[pmem] namespaces is empty: this host offers no PMEM "
                 "namespaces to instances.",
             )
-        pairs = namespaces.parse_config(entries)
-        # Discovery as the service runs it: every name must exist, be in
-        # devdax mode and have a size and alignment the checks accept.
-        tools = privileged.Tools(CONF.pmem)
-        found = namespaces.select(
-            pairs,
-            namespaces.discover(tools, CONF.pmem),
-            lambda: namespaces.every_mode(tools),
-        )
-        labels = ", ".join(sorted({ns.label for ns in found}))
-        return _result(
-            SUCCESS, f"{len(found)} namespaces found, in devdax mode, labels {labels}."
-        )
+        if not CONF.compute_hosts:
+            return _result(SUCCESS, _discovered(CONF) + ".")
+        confs = [CONF, *(hosts.conf_for(CONF, h) for h in CONF.compute_hosts)]
+        found = [f"{conf.host}: {_discovered(conf, conf.host)}" for conf in confs]
+        return _result(SUCCESS, "; ".join(found) + ".")
 
     @_guarded
     def _check_backend(self):

@@ -8,9 +8,12 @@ transaction, so public functions stay composable.
 import os
 import stat
 
+from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade
+from oslo_db.sqlalchemy import exc_filters
 from oslo_log import log as logging
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import url as sa_url
 
 LOG = logging.getLogger(__name__)
@@ -141,6 +144,18 @@ def make_sqlite_private(url):
         os.fchmod(fd, PRIVATE_FILE)
     finally:
         os.close(fd)
+
+
+# libpq 12 and later say 'connection to server at "HOST", port N failed: ...'
+# (or 'on socket ...') where older releases said 'could not connect to server',
+# the only wording oslo.db 18 maps to DBConnectionError: without this filter an
+# unreachable PostgreSQL fails at once instead of being retried
+# [database] max_retries times, as MariaDB is.
+@exc_filters.filters(
+    "postgresql", sa_exc.OperationalError, r".*connection to server (?:at|on) .* failed"
+)
+def _postgresql_unreachable(operational_error, match, engine_name, is_disconnect):
+    raise db_exc.DBConnectionError(operational_error)
 
 
 def configure(conf):

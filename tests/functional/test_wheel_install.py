@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 
 import pytest
 
@@ -16,12 +17,39 @@ def _run(argv, **kwargs):
     return subprocess.run(argv, capture_output=True, text=True, timeout=1200, **kwargs)
 
 
+# The sdist is built with the PEP 517 hook of the setuptools that builds the
+# editable install; the wheel is then built from the sdist alone, so a file the
+# sdist forgets is missing from what the operator installs.
+_BUILD_SDIST = "import sys; from setuptools import build_meta; " \
+    "print(build_meta.build_sdist(sys.argv[1]))"  # fmt: skip
+SDIST_MUST_HOLD = (
+    "README.rst",
+    "setup.cfg",
+    "etc/pmemtrack/pmemtrack.conf.sample",
+    "etc/pmemtrack/nova-pmemtrack.conf.sample",
+    "pmemtrack/db/alembic.ini",
+    "pmemtrack/db/migrations/env.py",
+    "pmemtrack/db/migrations/script.py.mako",
+    "pmemtrack/db/migrations/versions/0001_initial.py",
+    "nova/virt/pmemtrack/__init__.py",
+)
+
+
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory):
-    """bin/ of a fresh venv with the wheel (and its libvirt extra) installed."""
+def sdist(tmp_path_factory):
+    work = tmp_path_factory.mktemp("sdist")
+    built = _run([sys.executable, "-c", _BUILD_SDIST, str(work)], cwd=ROOT)
+    assert built.returncode == 0, built.stderr
+    return work / built.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def installed(sdist, tmp_path_factory):
+    """bin/ of a fresh venv with the wheel built from the sdist (and its
+    libvirt extra) installed."""
     work = tmp_path_factory.mktemp("wheel")
     built = _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-                  "-w", str(work / "dist"), ROOT])  # fmt: skip
+                  "-w", str(work / "dist"), str(sdist)])  # fmt: skip
     assert built.returncode == 0, built.stderr
     (wheel,) = (work / "dist").iterdir()
     venv = work / "venv"
@@ -31,6 +59,29 @@ def installed(tmp_path_factory):
     )
     assert pip.returncode == 0, pip.stderr
     return venv / "bin"
+
+
+def test_the_sdist_holds_what_the_package_needs(sdist):
+    with tarfile.open(sdist) as archive:
+        top = archive.getnames()[0].split("/")[0]
+        names = {name.partition("/")[2] for name in archive.getnames()}
+    assert top.startswith("pmemtrack-")
+    missing = [name for name in SDIST_MUST_HOLD if name not in names]
+    assert missing == []
+    versions = {n for n in names if n.startswith("pmemtrack/db/migrations/versions/")}
+    here = os.listdir(os.path.join(ROOT, "pmemtrack/db/migrations/versions"))
+    assert {f"pmemtrack/db/migrations/versions/{n}" for n in here
+            if n.endswith(".py")} <= versions  # fmt: skip
+
+
+def test_the_sample_configs_are_installed(installed):
+    etc = installed.parent / "etc" / "pmemtrack"
+    for name in ("pmemtrack.conf.sample", "nova-pmemtrack.conf.sample"):
+        with (
+            open(etc / name) as installed_file,
+            open(os.path.join(ROOT, "etc", "pmemtrack", name)) as source,
+        ):
+            assert installed_file.read() == source.read()
 
 
 def test_the_installed_package_is_the_wheel_not_the_source_tree(installed, tmp_path):

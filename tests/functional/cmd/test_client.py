@@ -164,25 +164,51 @@ def _state(row):
 # -- the demo -----------------------------------------------------------------
 
 
+def _demo_dirs(state_dir):
+    return sorted(state_dir.parent.glob("pmemtrack-demo-*"))
+
+
 def test_demo_as_json_and_as_a_table(state_dir):
     result = pmemtrack(state_dir, "demo", "-f", "json")
     assert result.returncode == 0, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     story = json.loads(result.stdout)
     failed = [step for step in story["steps"] if not step["ok"]]
-    assert (story["ok"], failed) == (True, [])
+    assert (story["ok"], failed, story["kept"]) == (True, [], False)
     assert len(story["steps"]) == DEMO_STEPS
     [burst] = [step for step in story["steps"] if "burst" in step["name"]]
     assert burst["double_assignments"] == 0
     assert burst["claimed"] > 0 and "errors" not in burst
+    assert f"{story['state_dir']} removed" in result.stderr
+    assert _demo_dirs(state_dir) == []
 
     result = pmemtrack(state_dir, "demo")
     assert result.returncode == 0, (result.stdout, result.stderr)
     lines = result.stdout.splitlines()
-    assert lines[-1] == "All checks passed."
+    assert "All checks passed." in lines
     assert len([line for line in lines if line.endswith(" [ok]")]) == DEMO_STEPS
+    # Human text: no Python reprs, a node named by its host alone.
+    for machine_text in ("True", "False", "{", "compute1/compute1", "None"):
+        assert machine_text not in result.stdout, machine_text
+    [match] = [line.strip() for line in lines if "match" in line.lower()]
+    assert match.startswith("match: sha256 ")
+    assert lines[0].startswith("pmemtrack demo: two simulated compute hosts under ")
+    assert lines[-1].endswith("removed (--keep keeps it).")
     assert "FAILED" not in result.stdout
     assert "Traceback" not in result.stderr
+    assert _demo_dirs(state_dir) == []
+
+
+def test_demo_as_values_keeps_its_state_when_asked(state_dir):
+    result = pmemtrack(state_dir, "demo", "-f", "value", "--keep")
+
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    rows = [line.split(" ", 2) for line in result.stdout.splitlines()]
+    assert len(rows) == DEMO_STEPS
+    assert all(mark == "ok" and float(seconds) >= 0 for mark, seconds, _ in rows)
+    [kept] = _demo_dirs(state_dir)
+    assert f"State directory {kept} kept." in result.stderr
+    assert (kept / "pmemtrack.sqlite").exists()
 
 
 # -- the operator's story -----------------------------------------------------
