@@ -15,11 +15,12 @@ import tempfile
 import time
 import uuid
 
+import prettytable
+
 from pmemtrack import context as pmt_context
 from pmemtrack import deployment
 from pmemtrack import exception
 from pmemtrack import objects
-from pmemtrack.cmd import output
 
 MiB = 1024 * 1024
 BURST_PROCESSES = 4
@@ -72,7 +73,11 @@ class Story:
         for line in lines:
             print(f"   {line}", file=self.stream)
         if table is not None:
-            output.emit(*table, "table", stream=self.stream)
+            columns, rows = table
+            drawn = prettytable.PrettyTable(columns)
+            drawn.align = "l"
+            drawn.add_rows(rows)
+            print(drawn, file=self.stream)
 
     @property
     def ok(self):

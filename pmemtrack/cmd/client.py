@@ -7,7 +7,6 @@ Without ``--config-file`` every command acts on the embedded default under
 import atexit
 import sys
 
-from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_utils import uuidutils
 
@@ -16,13 +15,14 @@ from pmemtrack import context as pmt_context
 from pmemtrack import deployment
 from pmemtrack import exception
 from pmemtrack import objects
+from pmemtrack.cmd import app
 from pmemtrack.cmd import common
 from pmemtrack.cmd import migrations
-from pmemtrack.cmd import output
 from pmemtrack.cmd import progress_bar
 from pmemtrack.conf import CONF
 
 LOG = logging.getLogger(__name__)
+_ATTRS = ["flavor", "resources"]
 SERVER_COLUMNS = ("id", "name", "host", "vm_state", "power_state", "flavor", "pmem")
 _POWER = {0: "nostate", 1: "running", 3: "paused", 4: "shutdown", 6: "crashed"}
 
@@ -84,197 +84,227 @@ def server_row(instance):
     )
 
 
-def _show(instance):
-    output.emit(SERVER_COLUMNS, [server_row(instance)], CONF.command.format, True)
+class _Server(app.ShowOne):
+    """A command on one instance, shown afterwards as ``server show`` shows it."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("server", metavar="SERVER", help="Name or id.")
+        return parser
+
+    def show(self, context, instance):
+        instance = objects.Instance.get_by_uuid(context, instance.uuid, _ATTRS)
+        return SERVER_COLUMNS, server_row(instance)
 
 
-# -- commands ---------------------------------------------------------------
+class ServerCreate(app.ShowOne):
+    """Boot an instance."""
 
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("server_name", metavar="NAME")
+        parser.add_argument("--flavor", required=True, help="Flavor name.")
+        parser.add_argument(
+            "--host", dest="target_host", help="Compute host (default: the first)."
+        )
+        parser.add_argument("--project", default="demo", help="Project id.")
+        return parser
 
-def server_create():
-    found, context = _open_deployment()
-    flavor = objects.Flavor.get_by_name(context, CONF.command.flavor)
-    host = CONF.command.target_host or sorted(found.managers)[0]
-    instance = found.api.create(
-        context, flavor, host, CONF.command.project, name=CONF.command.server_name
-    )
-    _show(instance)
-
-
-def server_list():
-    found, context = _open_deployment(start=False)
-    if CONF.command.target_host:
-        found.api.check_host(CONF.command.target_host)
-    instances = objects.InstanceList.get_all(context, ["flavor", "resources"])
-    rows = [
-        server_row(i)
-        for i in instances
-        if not CONF.command.target_host or i.host == CONF.command.target_host
-    ]
-    output.emit(SERVER_COLUMNS, rows, CONF.command.format)
-
-
-def server_show():
-    _found, context = _open_deployment(start=False)
-    _show(_find(context, CONF.command.server))
-
-
-def _move(action):
-    found, context = _open_deployment(copies=True)
-    instance = _find(context, CONF.command.server)
-    bar = progress_bar.ProgressBar(sys.stderr)
-    kwargs = dict(copy_pmem_devices=CONF.command.copy_pmem_devices, progress=bar)
-    try:
-        if action == "resize":
-            flavor = objects.Flavor.get_by_name(context, CONF.command.flavor)
-            found.api.resize(
-                context, instance, flavor, CONF.command.target_host, **kwargs
-            )
-        else:
-            found.api.migrate(context, instance, CONF.command.target_host, **kwargs)
-    finally:
-        bar.close()
-    _show(instance)
-
-
-def _simple(call):
-    def command():
+    def take_action(self, parsed_args):
         found, context = _open_deployment()
-        instance = _find(context, CONF.command.server)
-        call(found, context, instance)
-        if instance.vm_state != "deleted":
-            _show(objects.Instance.get_by_uuid(context, instance.uuid, ["flavor",
-                                                                      "resources"]))  # fmt: skip
-
-    return command
+        flavor = objects.Flavor.get_by_name(context, parsed_args.flavor)
+        host = parsed_args.target_host or sorted(found.managers)[0]
+        instance = found.api.create(context, flavor, host, parsed_args.project,
+                                    name=parsed_args.server_name)  # fmt: skip
+        return SERVER_COLUMNS, server_row(instance)
 
 
-def _delete(found, context, instance):
-    found.api.delete(context, instance)
-    instance.vm_state = "deleted"
-    output.emit(("id", "deleted"), [(instance.uuid, True)], CONF.command.format, True)
+class ServerList(app.Lister):
+    """List instances."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("--host", dest="target_host", help="Only this host's.")
+        return parser
+
+    def take_action(self, parsed_args):
+        found, context = _open_deployment(start=False)
+        host = parsed_args.target_host
+        if host:
+            found.api.check_host(host)
+        instances = objects.InstanceList.get_all(context, _ATTRS)
+        rows = [server_row(i) for i in instances if not host or i.host == host]
+        return SERVER_COLUMNS, rows
 
 
-SIMPLE = {
-    "confirm": lambda found, ctx, inst: found.api.confirm(ctx, inst),
-    "revert": lambda found, ctx, inst: found.api.revert(ctx, inst),
-    "stop": lambda found, ctx, inst: found.api.stop(ctx, inst),
-    "start": lambda found, ctx, inst: found.api.start(ctx, inst),
-    "delete": _delete,
-}
+class ServerShow(_Server):
+    """Show one instance."""
+
+    def take_action(self, parsed_args):
+        _found, context = _open_deployment(start=False)
+        return SERVER_COLUMNS, server_row(_find(context, parsed_args.server))
 
 
-def _reboot(found, context, instance):
-    kind = "HARD" if CONF.command.hard else "SOFT"
-    found.api.reboot(context, instance, kind)
-
-
-def migration_list():
-    _found, context = _open_deployment(start=False)
-    output.emit(migrations.COLUMNS, migrations.rows(context), CONF.command.format)
-
-
-def migration_recover():
-    found, context = _open_deployment()
-    migration = migrations.recover(
-        context,
-        CONF,
-        CONF.command.migration_uuid,
-        lambda _: found.managers,
-        force=CONF.command.force,
-    )
-    migrations.show_recovered(migration, CONF.command.format)
-
-
-def _migration_parsers(subparsers):
-    migration = subparsers.add_parser("migration", help="Resizes and migrations.")
-    actions = migration.add_subparsers(dest="action", metavar="ACTION")
-    actions.required = True
-    listing = actions.add_parser(
-        "list", help="Moves in flight, with their step and age."
-    )
-    listing.set_defaults(func=migration_list)
-    recover = actions.add_parser("recover", help="Roll back a move whose process died.")
-    recover.add_argument("migration_uuid", metavar="MIGRATION")
-    recover.add_argument(
-        "--force",
-        action="store_true",
-        help="Also a move updated within [migration] recovery_timeout.",
-    )
-    recover.set_defaults(func=migration_recover)
-    for parser in (listing, recover):
-        output.add_format_argument(parser)
-
-
-def add_command_parsers(subparsers):
-    demo = subparsers.add_parser("demo", help="Run the operator's story end to end.")
-    output.add_format_argument(demo)
-    demo.add_argument(
-        "--keep",
-        action="store_true",
-        help="Keep the demo's state directory (DB, simulated devices) at the end.",
-    )
-    demo.set_defaults(func=lambda: sys.exit(_demo_main()))
-    server = subparsers.add_parser("server", help="Instances with PMEM.")
-    actions = server.add_subparsers(dest="action", metavar="ACTION")
-    actions.required = True
-    _server_parsers(actions)
-    _migration_parsers(subparsers)
-
-
-def _server_parsers(actions):
-    create = actions.add_parser("create", help="Boot an instance.")
-    create.add_argument("server_name", metavar="NAME")
-    create.add_argument("--flavor", required=True, help="Flavor name.")
-    create.add_argument(
-        "--host", dest="target_host", help="Compute host (default: the first)."
-    )
-    create.add_argument("--project", default="demo", help="Project id.")
-    create.set_defaults(func=server_create)
-    listing = actions.add_parser("list", help="List instances.")
-    listing.add_argument("--host", dest="target_host")
-    listing.set_defaults(func=server_list)
-    show = actions.add_parser("show", help="Show one instance.")
-    show.add_argument("server", metavar="SERVER", help="Name or id.")
-    show.set_defaults(func=server_show)
-    for action, helptext in (("resize", "Resize (new flavor)."),
-                             ("migrate", "Cold-migrate.")):  # fmt: skip
-        move = actions.add_parser(action, help=helptext)
-        move.add_argument("server", metavar="SERVER")
-        if action == "resize":
-            move.add_argument("--flavor", required=True)
-        move.add_argument(
+class _Move(_Server):
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
             "--host",
             dest="target_host",
             help="Destination (default: the own host with [DEFAULT] "
             "allow_resize_to_same_host, else the first other host).",
         )
-        move.add_argument(
+        parser.add_argument(
             "--copy-pmem-devices",
             action="store_true",
             help="Copy each namespace's data to the new namespaces.",
         )
-        move.set_defaults(func=lambda a=action: _move(a))
-    for action, call in [*SIMPLE.items(), ("reboot", _reboot)]:
-        parser = actions.add_parser(action, help=f"{action.capitalize()} an instance.")
-        parser.add_argument("server", metavar="SERVER")
-        if action == "reboot":
-            parser.add_argument("--hard", action="store_true")
-        parser.set_defaults(func=_simple(call))
-    for parser in actions.choices.values():
-        output.add_format_argument(parser)
+        return parser
+
+    def take_action(self, parsed_args):
+        found, context = _open_deployment(copies=True)
+        instance = _find(context, parsed_args.server)
+        bar = progress_bar.ProgressBar(sys.stderr)
+        try:
+            self.move(found.api, context, instance, parsed_args, bar)
+        finally:
+            bar.close()
+        return self.show(context, instance)
 
 
-def _demo_main():
-    # Imported here: the demo pulls in multiprocessing and the SSH server.
-    from pmemtrack import demo
+class ServerResize(_Move):
+    """Resize an instance to a new flavor."""
 
-    return demo.run(CONF.command.format, keep=CONF.command.keep)
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("--flavor", required=True, help="The new flavor's name.")
+        return parser
+
+    def move(self, api, context, instance, args, bar):
+        flavor = objects.Flavor.get_by_name(context, args.flavor)
+        api.resize(context, instance, flavor, args.target_host,
+                   copy_pmem_devices=args.copy_pmem_devices, progress=bar)  # fmt: skip
 
 
-command_opt = cfg.SubCommandOpt(
-    "command", title="Commands", handler=add_command_parsers
-)
+class ServerMigrate(_Move):
+    """Cold-migrate an instance (its flavor unchanged)."""
+
+    def move(self, api, context, instance, args, bar):
+        api.migrate(context, instance, args.target_host,
+                    copy_pmem_devices=args.copy_pmem_devices, progress=bar)  # fmt: skip
+
+
+def _action(call, doc):
+    """A ``server ACTION SERVER`` command made of one ComputeAPI call."""
+
+    class Action(_Server):
+        __doc__ = doc
+
+        def take_action(self, parsed_args):
+            found, context = _open_deployment()
+            instance = _find(context, parsed_args.server)
+            call(found.api, context, instance, parsed_args)
+            return self.show(context, instance)
+
+    return Action
+
+
+class ServerReboot(_action(lambda api, ctx, inst, args: api.reboot(
+        ctx, inst, "HARD" if args.hard else "SOFT"), "Reboot an instance.")):  # fmt: skip
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("--hard", action="store_true", help="Power-cycle it.")
+        return parser
+
+
+class ServerDelete(_Server):
+    """Delete an instance; its namespaces are wiped before anyone else gets them."""
+
+    def take_action(self, parsed_args):
+        found, context = _open_deployment()
+        instance = _find(context, parsed_args.server)
+        found.api.delete(context, instance)
+        return ("id", "deleted"), (instance.uuid, True)
+
+
+class MigrationList(app.Lister):
+    """Moves in flight, with their step and age."""
+
+    def take_action(self, parsed_args):
+        _found, context = _open_deployment(start=False)
+        return migrations.COLUMNS, migrations.rows(context)
+
+
+class MigrationRecover(app.ShowOne):
+    """Roll back a move whose process died."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("migration_uuid", metavar="MIGRATION")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Also a move updated within [migration] recovery_timeout.",
+        )
+        return parser
+
+    def take_action(self, parsed_args):
+        found, context = _open_deployment()
+        migration = migrations.recover(context, CONF, parsed_args.migration_uuid,
+                                       lambda _: found.managers,
+                                       force=parsed_args.force)  # fmt: skip
+        return migrations.RECOVERED_COLUMNS, migrations.recovered_row(migration)
+
+
+class Demo(app.Command):
+    """Run the operator's story end to end on a fresh embedded default."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            "-f",
+            "--format",
+            dest="format",
+            choices=("table", "json", "value"),
+            default="table",
+            help="table: the story as text; json: one object with each step's "
+            "figures; value: one line per step.",
+        )
+        parser.add_argument(
+            "--keep",
+            action="store_true",
+            help="Keep the demo's state directory (DB, simulated devices) at the end.",
+        )
+        return parser
+
+    def take_action(self, parsed_args):
+        # Imported here: the demo pulls in multiprocessing and the SSH server.
+        from pmemtrack import demo
+
+        return demo.run(parsed_args.format, keep=parsed_args.keep)
+
+
+COMMANDS = {
+    "demo": Demo,
+    "server create": ServerCreate,
+    "server list": ServerList,
+    "server show": ServerShow,
+    "server resize": ServerResize,
+    "server migrate": ServerMigrate,
+    "server confirm": _action(lambda api, ctx, inst, _: api.confirm(ctx, inst),
+                              "Confirm a resize or migration."),
+    "server revert": _action(lambda api, ctx, inst, _: api.revert(ctx, inst),
+                             "Revert a resize or migration."),
+    "server stop": _action(lambda api, ctx, inst, _: api.stop(ctx, inst),
+                           "Stop an instance."),
+    "server start": _action(lambda api, ctx, inst, _: api.start(ctx, inst),
+                            "Start an instance."),
+    "server reboot": ServerReboot,
+    "server delete": ServerDelete,
+    "migration list": MigrationList,
+    "migration recover": MigrationRecover,
+}  # fmt: skip
+
 # A path, taken as typed: oslo.config would read "$x" in it as an option.
 state_dir_opt = pmt_conf.LiteralStrOpt(
     "state-dir",
@@ -285,23 +315,16 @@ state_dir_opt = pmt_conf.LiteralStrOpt(
 
 
 def main(argv=None):
-    CONF.register_cli_opts([state_dir_opt, command_opt])
-    # The CLI draws its own tables and progress bar; service INFO lines would
-    # only bury them.
-    # No config file named: the embedded default, whatever lies in ~ or /etc.
-    common.parse_args(
-        sys.argv[1:] if argv is None else argv,
+    application = app.App(
         "pmemtrack",
-        quiet=["pmemtrack=WARN"],
+        "Instances with PMEM on the embedded default or the hosts a config "
+        "file describes, and the demo.",
+        COMMANDS,
+        # No config file named: the embedded default, whatever lies in ~ or /etc.
         default_config_files=[],
+        # The CLI draws its own tables and progress bar; service INFO lines
+        # would only bury them.
+        quiet=["pmemtrack=WARN"],
+        cli_opts=[state_dir_opt],
     )
-    try:
-        CONF.command.func()
-    except exception.PmemtrackException as err:
-        common.fail(err)
-    except common.DATABASE_ERRORS as err:
-        common.fail(f"database {common.safe_url()}: {common.first_line(err)}")
-    except Exception as err:  # one line for the operator; --debug has the trace
-        LOG.debug("Unexpected error", exc_info=True)
-        common.fail(f"unexpected {type(err).__name__}: {err} (run with --debug)")
-    return 0
+    return app.main(application, argv)

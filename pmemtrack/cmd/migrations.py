@@ -5,7 +5,6 @@ from oslo_utils import timeutils
 
 from pmemtrack import exception
 from pmemtrack import objects
-from pmemtrack.cmd import output
 from pmemtrack.compute import recovery
 
 COLUMNS = (
@@ -85,10 +84,8 @@ def recover(context, conf, migration_uuid, start_managers, force=False):
     return objects.Migration.get_by_uuid(context, migration_uuid)
 
 
-def show_recovered(migration, fmt):
-    output.emit(
-        ("Migration", "Instance", "Status"),
-        [(migration.uuid, migration.instance_uuid, migration.status)],
-        fmt,
-        single=True,
-    )
+RECOVERED_COLUMNS = ("Migration", "Instance", "Status")
+
+
+def recovered_row(migration):
+    return (migration.uuid, migration.instance_uuid, migration.status)

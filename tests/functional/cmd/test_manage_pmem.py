@@ -147,7 +147,8 @@ def test_pmem_list_of_one_host_as_values(two_hosts, ctx, db_engine, tmp_path):
     ]
     assert all(len(row) == 11 for row in rows)
     assert rows[3][7:10] == ["held", instance.uuid, "instance"]
-    assert rows[0][7:] == ["free", "-", "-", "-"]
+    # A missing value is "None", as OpenStack clients print it.
+    assert rows[0][7:] == ["free", "None", "None", "None"]
 
 
 def _limits(ctx, project):

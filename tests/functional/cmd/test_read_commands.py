@@ -108,3 +108,38 @@ def test_a_client_on_an_older_schema_stops_before_writing(backend, tmp_path):
         "has schema 0001, this release needs 0003: run 'pmemtrack-manage db sync'",
     )
     assert _rows(str(db)) == before
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_listings_take_the_openstack_client_formats(backend, ctx, db_engine, tmp_path):
+    manager = hosts.make_host(tmp_path, "compute1", {"SMALL": 2})
+    conf = cli.write_conf(
+        tmp_path / "cli.conf", cli.host_sections(manager, cli.db_url(db_engine))
+    )
+    assert cli.manage(conf, "host", "sync").returncode == 0
+    [node] = objects.ComputeNodeList.get_all(ctx)
+
+    def listed(*args):
+        result = cli.manage(conf, "host", "list", *args)
+        assert (result.returncode, result.stderr) == (0, ""), result.stderr
+        return result.stdout
+
+    assert listed("-f", "value", "-c", "Host", "-c", "Generation") == (
+        f"compute1 {node.generation}\n"
+    )
+    assert listed("-f", "csv", "-c", "Host", "-c", "UUID") == (
+        f'"Host","UUID"\n"compute1","{node.uuid}"\n'
+    )
+    assert "  Host: compute1\n  Migration address: compute1\n" in listed("-f", "yaml")
+    # --fit-width fits a terminal; with stdout a pipe, --max-width says how wide.
+    narrow = cli.manage(conf, "host", "list", "--max-width", "60")
+
+    def width(text):
+        return max(map(len, text.splitlines()))
+
+    # Long cells wrap (the UUID); headers do not, so it stays above 60.
+    assert width(narrow.stdout) < width(listed())
+    helped = cli.manage(conf, "help", "flavor", "create")
+    assert helped.returncode == 0 and "--property KEY=VALUE" in helped.stdout
+    unknown = cli.manage(conf, "host", "list", "-c", "Nope")
+    assert unknown.returncode != 0 and "Nope" in unknown.stderr
