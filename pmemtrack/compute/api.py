@@ -143,6 +143,9 @@ class ComputeAPI:
                 move.status = "cancelled"
                 move.save()
             self._wipe_elsewhere(context, released, instance.host)
+            # What the caller (and the log of this operation) sees; the row
+            # itself is gone.
+            instance.vm_state = states.DELETED
 
     # -- power ------------------------------------------------------------------
 

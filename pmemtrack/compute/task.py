@@ -8,12 +8,16 @@ abandoned by a process that died is rolled back first (compute/recovery.py).
 
 import contextlib
 
+from oslo_log import log as logging
+
 from pmemtrack import exception
 from pmemtrack.compute import recovery
 
+LOG = logging.getLogger(__name__)
+
 # Why an operation refuses an instance in another vm_state.
 _NEEDS = {
-    "move": "it is {}; only an active instance moves",
+    "move": "it is {}; only an active or stopped instance moves",
     "confirm": "it has no finished resize or migration waiting (it is {})",
     "revert": "it has no finished resize or migration waiting (it is {})",
     "stop": "it is {}; only an active instance can be stopped",
@@ -37,8 +41,17 @@ def held(context, conf, instance, task_state, action, vm_states, managers):
             raise
         instance.refresh()
         _take(instance, task_state, action, vm_states)
+    where = (instance.vm_state, instance.host)
+    LOG.info("Instance %s: %s started (%s on %s)", instance.uuid, action, *where)
     try:
         yield
+    except Exception as err:
+        LOG.info("Instance %s: %s failed (%s on %s): %s", instance.uuid, action,
+                 *where, err)  # fmt: skip
+        raise
+    else:
+        LOG.info("Instance %s: %s done (%s on %s, now %s on %s)", instance.uuid,
+                 action, *where, instance.vm_state, instance.host)  # fmt: skip
     finally:
         _give_back(instance, task_state)
 

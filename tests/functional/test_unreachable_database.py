@@ -3,6 +3,7 @@ times, retry_interval apart (oslo.db's connect retry), on both backends: a
 database that comes up meanwhile is used; one that never does is one line."""
 
 import socket
+import subprocess
 import threading
 import time
 
@@ -21,18 +22,19 @@ def _free_port():
 
 
 class LateForwarder:
-    """Listens on ``port`` only after ``delay`` seconds, then forwards each
-    connection to the real server: a database that comes up late."""
+    """A database that comes up late: once started, listens on ``port`` and
+    forwards each connection to the real server."""
 
-    def __init__(self, port, target, delay):
-        self.port, self.target, self.delay = port, target, delay
+    def __init__(self, port, target):
+        self.port, self.target = port, target
         self.connections = 0
         self._listener = None
+
+    def start(self):
+        self._listener = socket.create_server(("127.0.0.1", self.port))
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self):
-        time.sleep(self.delay)
-        self._listener = socket.create_server(("127.0.0.1", self.port))
         while True:
             try:
                 client, _ = self._listener.accept()
@@ -90,15 +92,23 @@ def test_a_database_that_never_answers_is_retried_then_one_line(
 def test_a_database_that_comes_up_while_retried_is_used(backend, db_engine, tmp_path):
     url = db_engine.url
     port = _free_port()
-    forwarder = LateForwarder(port, (url.host or "127.0.0.1", url.port or
-                              {"mysql": 3306, "postgresql": 5432}[backend]), 1.5)  # fmt: skip
-    conf = _conf(tmp_path, cli.db_url(db_engine), port, max_retries=10)
+    default_port = {"mysql": 3306, "postgresql": 5432}[backend]
+    forwarder = LateForwarder(port, (url.host or "127.0.0.1", url.port or default_port))
+    conf = _conf(tmp_path, cli.db_url(db_engine), port, max_retries=30)
+    command = subprocess.Popen(
+        [cli.MANAGE, "--config-file", str(conf), "db", "version"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
     try:
-        result = cli.manage(conf, "db", "version")
+        # The database comes up once the command has found it down.
+        first_failure = command.stderr.readline()
+        assert "SQL connection failed." in first_failure, first_failure
+        forwarder.start()
+        stdout, stderr = command.communicate(timeout=120)
     finally:
+        command.kill()
         forwarder.close()
 
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().endswith("(up to date)")
-    assert "SQL connection failed." in result.stderr
+    assert command.returncode == 0, stderr
+    assert stdout.strip().endswith("(up to date)")
     assert forwarder.connections >= 1

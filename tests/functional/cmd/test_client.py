@@ -311,7 +311,7 @@ def test_bad_input_gives_one_line_and_changes_nothing(state_dir, tmp_path):
         (("server", "migrate", "vm1", "--host", "nowhere"), no_host),
         (
             ("server", "resize", "vm2", "--flavor", "pmem.medium"),
-            "it is resized; only an active instance moves",
+            "it is resized; only an active or stopped instance moves",
         ),
         (
             ("server", "confirm", "vm1"),

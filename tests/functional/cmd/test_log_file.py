@@ -39,6 +39,9 @@ def test_claims_and_wipes_are_in_the_log_file(backend, where, tmp_path):
     name = claimed.group(1)
     assert re.search(rf"INFO \S+ \[.*\] Wiped namespace {name} \(.*\): \d+ bytes", text)
     assert f"Deleted instance {uuid}" in text
+    # Every lifecycle transition, with where the instance was and went.
+    assert f"Instance {uuid}: delete started (active on compute1)" in text
+    assert f"Instance {uuid}: delete done (active on compute1, now deleted" in text
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

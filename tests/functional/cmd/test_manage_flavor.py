@@ -3,6 +3,8 @@ their own (128G), boots it, and gets one clear line for each mistake."""
 
 import json
 
+import pytest
+
 from pmemtrack import objects
 from tests.fixtures import hosts
 from tests.functional.cmd import cli
@@ -42,7 +44,11 @@ def test_an_operator_flavor_with_their_own_label_boots(ctx, db_engine, tmp_path)
     assert kept.flavor.extra_specs == {"hw:pmem": "128G,128g"}
 
 
-def test_each_bad_flavor_is_one_line_and_stores_nothing(ctx, db_engine, tmp_path):
+# Input checks run before any SQL: one backend is enough (each is a process).
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_each_bad_flavor_is_one_line_and_stores_nothing(
+    backend, ctx, db_engine, tmp_path
+):
     conf = _deployment(tmp_path, db_engine)
     cli.manage_json(conf, "flavor", "create", "taken", "--ram", "512", "--vcpus", "1")
     create = ("flavor", "create")
@@ -68,7 +74,10 @@ def test_each_bad_flavor_is_one_line_and_stores_nothing(ctx, db_engine, tmp_path
     assert objects.InstanceList.get_all(ctx, []).objects == []
 
 
-def test_a_label_named_only_in_quota_class_limits_is_accepted(db_engine, tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_label_named_only_in_quota_class_limits_is_accepted(
+    backend, db_engine, tmp_path
+):
     conf = _deployment(tmp_path, db_engine)
     with open(conf, "a") as f:
         f.write("[quota]\nclass_limits = CUSTOM_PMEM_NAMESPACE_FUTURE:4\n")

@@ -4,6 +4,8 @@ it with the console scripts, a resize across hosts copies the data."""
 
 import json
 
+import pytest
+
 from pmemtrack import objects
 from tests.fixtures import hosts
 from tests.fixtures.sshd import sshd_server  # noqa: F401 (fixture)
@@ -98,7 +100,9 @@ def test_one_file_drives_every_host_and_a_resize_copies_across(
     assert set(hosts.read_device(new.metadata.devpath)) == {0}
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
 def test_an_instance_on_a_host_the_file_does_not_describe_gets_one_line(
+    backend,
     ctx,
     db_engine,
     tmp_path,
@@ -122,7 +126,8 @@ def test_an_instance_on_a_host_the_file_does_not_describe_gets_one_line(
     assert (after.vm_state, after.task_state) == (before.vm_state, None)
 
 
-def test_a_host_group_without_its_hypervisor_is_one_line(db_engine, tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_host_group_without_its_hypervisor_is_one_line(backend, db_engine, tmp_path):
     manager = hosts.make_host(tmp_path, "compute1", {"MEDIUM": 1})
     sections = cli.host_sections(manager, cli.db_url(db_engine))
     sections["DEFAULT"]["compute_hosts"] = "compute2"
@@ -134,7 +139,9 @@ def test_a_host_group_without_its_hypervisor_is_one_line(db_engine, tmp_path):
     cli.assert_one_error_line(listed, "[host:compute2] connection_uri")
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
 def test_the_copy_goes_to_the_destinations_migration_address(
+    backend,
     ctx,
     db_engine,
     tmp_path,
