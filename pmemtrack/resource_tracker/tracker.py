@@ -289,10 +289,10 @@ class ResourceTracker:
                      err)  # fmt: skip
             raise
         if wanted:
-            LOG.info("Claimed %s for instance %s (project %s) on %s/%s",
-                     ", ".join(r.identifier for r in resources or []),
-                     instance.uuid, instance.project_id, self.host,
-                     nodename)  # fmt: skip
+            LOG.info("Claimed %s for instance %s (project %s) on %s/%s after "
+                     "%d retries", ", ".join(r.identifier for r in resources or []),
+                     instance.uuid, instance.project_id, self.host, nodename,
+                     self.last_claim.retries)  # fmt: skip
         return resources
 
     def _choose(self, ctx, node, nodename, flavor, wanted, in_use, policy):

@@ -34,7 +34,11 @@ def test_claims_and_wipes_are_in_the_log_file(backend, where, tmp_path):
 
     (log,) = logs.iterdir()
     text = log.read_text()
-    claimed = re.search(rf"INFO \S+ \[.*\] Claimed (\S+) for instance {uuid} ", text)
+    claimed = re.search(
+        rf"INFO \S+ \[.*\] Claimed (\S+) for instance {uuid} \(project demo\) "
+        r"on compute1/compute1 after \d+ retries",
+        text,
+    )
     assert claimed, text
     name = claimed.group(1)
     assert re.search(rf"INFO \S+ \[.*\] Wiped namespace {name} \(.*\): \d+ bytes", text)
