@@ -204,7 +204,9 @@ def test_a_connection_killed_mid_copy_rolls_back(ctx, tmp_path, sshd_server):
         )
 
     assert_back_on_source(cloud, instance, old_data)
+    assert cloud_fixture.wait_until_all_free(cloud, "compute2")
     assert cloud.free("compute2") == [f"compute2-ns{i}" for i in range(4)]
+    cloud_fixture.assert_every_free_namespace_is_zero(cloud, "compute2")
 
 
 def test_resizing_to_the_flavor_it_has_is_refused_and_changes_nothing(cloud):

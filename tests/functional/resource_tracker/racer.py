@@ -4,6 +4,7 @@ Each process connects to the database itself, waits at a barrier so all start
 together, claims for the instances it was given and reports what happened.
 """
 
+import multiprocessing
 import os
 import signal
 import time
@@ -16,6 +17,27 @@ from pmemtrack.resource_tracker import tracker as rt
 from pmemtrack.virt import fake
 
 REFUSALS = (exception.ComputeResourcesUnavailable, exception.QuotaExceeded)
+SPAWN = multiprocessing.get_context("spawn")
+
+
+def run(urls, jobs_per_process):
+    """One process per job list, process i on ``urls[i % len(urls)]`` (the
+    nodes of a Galera cluster, round-robin), all started at once; their
+    outcomes."""
+    barrier = SPAWN.Barrier(len(jobs_per_process))
+    results = SPAWN.Queue()
+    processes = [
+        SPAWN.Process(target=claim_all,
+                      args=(urls[i % len(urls)], jobs, barrier, results))
+        for i, jobs in enumerate(jobs_per_process)
+    ]  # fmt: skip
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=300) for _ in processes]
+    for process in processes:
+        process.join(timeout=60)
+        assert process.exitcode == 0
+    return outcomes
 
 
 def claim_all(url, jobs, barrier, results):

@@ -25,19 +25,7 @@ def cloud(ctx):
 
 
 def _run_racers(url, jobs_per_process):
-    barrier = SPAWN.Barrier(len(jobs_per_process))
-    results = SPAWN.Queue()
-    processes = [
-        SPAWN.Process(target=racer.claim_all, args=(url, jobs, barrier, results))
-        for jobs in jobs_per_process
-    ]
-    for process in processes:
-        process.start()
-    outcomes = [results.get(timeout=300) for _ in processes]
-    for process in processes:
-        process.join(timeout=60)
-        assert process.exitcode == 0
-    return outcomes
+    return racer.run([url], jobs_per_process)
 
 
 def _assignments(ctx):
