@@ -56,17 +56,19 @@ def in_fresh_transactions(context, work, conf, describe, stats=None, before=None
     """Run ``work(context)`` in a new writer transaction until it commits.
 
     ``before(context)``, if given, runs ahead of every attempt, outside the
-    transaction. ``describe`` is a dict with ``instance_uuid`` and ``node`` for the
-    error raised when the bound is reached.
+    transaction; a race it loses (on Galera, two nodes creating the same
+    row end in a deadlock error at COMMIT) is retried like the attempt's own.
+    ``describe`` is a dict with ``instance_uuid`` and ``node`` for the error
+    raised when the bound is reached.
     """
     stats = stats or RetryStats()
     opts = conf.resource_tracker
     last = None
     for attempt in range(1, opts.claim_max_retries + 2):
         stats.attempts = attempt
-        if before is not None:
-            before(context)
         try:
+            if before is not None:
+                before(context)
             with db_api.context_manager.writer.independent.using(context):
                 return work(context)
         except Exception as err:
