@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Claim throughput and latency of the resource tracker on real databases.
 
-For each reachable backend (SQLite, MariaDB, PostgreSQL) it measures:
+For each reachable backend (SQLite, MariaDB, PostgreSQL, and a MariaDB
+Galera cluster named by PMEMTRACK_TEST_GALERA_URLS) it measures:
 
 - claims per second and retries per claim with 1, 4 and 16 concurrent
   processes, all on one host and spread over 16 hosts, next to the backend's
   ceiling measured in the same run (one process doing the bare generation
-  compare-and-update in a loop);
-- claim latency with 10, 100 and 1,000 instances already on the host.
+  compare-and-update in a loop); on Galera once with the processes spread
+  round-robin over the three nodes and once all on one node;
+- claim latency with 10, 100 and 1,000 instances already on the host, most of
+  them without PMEM as on a mixed host: half of them hold a namespace, up to
+  32; each timed claim is undone (untimed), so every sample sees that host.
 
 Every run is checked: namespaces assigned twice, projects over quota, claims
 given up and claims refused although capacity remained must all be zero.
@@ -15,6 +19,7 @@ given up and claims refused although capacity remained must all be zero.
     python benchmarks/claims.py             # table
     python benchmarks/claims.py --json      # rows for machines
     python benchmarks/claims.py --quick     # SQLite only, small, < 1 minute
+    python benchmarks/claims.py --backends galera --processes 16
 """
 
 import argparse
@@ -33,6 +38,7 @@ sys.path.insert(0, ROOT)
 
 from oslo_db.sqlalchemy import engines  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.engine import url as sa_url  # noqa: E402
 
 from pmemtrack import context as pmt_context  # noqa: E402
 from pmemtrack import exception  # noqa: E402
@@ -48,6 +54,7 @@ from tests.fixtures import databases  # noqa: E402
 LABEL = "MEDIUM"
 RC = "CUSTOM_PMEM_NAMESPACE_MEDIUM"
 PROJECTS = ("project-0", "project-1", "project-2", "project-3")
+GALERA_ENV = "PMEMTRACK_TEST_GALERA_URLS"
 
 
 # -- worker processes ---------------------------------------------------------
@@ -55,7 +62,12 @@ PROJECTS = ("project-0", "project-1", "project-2", "project-3")
 _worker = {}
 
 
-def _worker_init(url):
+def _worker_init(urls, started):
+    """Worker i connects to urls[i % len(urls)]: round-robin over the nodes
+    of a Galera cluster."""
+    with started.get_lock():
+        url = urls[started.value % len(urls)]
+        started.value += 1
     db_api.configure_url(url, max_retries=0)
     objects.register_all()
     _worker["ctx"] = pmt_context.get_admin_context()
@@ -129,17 +141,17 @@ def _hosts(ctx, count, namespaces_per_host):
     return trackers
 
 
-def _flavor():
+def _flavor(pmem=True):
     return objects.Flavor(
-        flavorid="bench",
-        name="bench",
+        flavorid="bench" if pmem else "bench-nopmem",
+        name="bench" if pmem else "bench-nopmem",
         memory_mb=1,
         vcpus=1,
-        extra_specs={"hw:pmem": LABEL},
+        extra_specs={"hw:pmem": LABEL} if pmem else {},
     )
 
 
-def _instances(ctx, count):
+def _instances(ctx, count, pmem=True):
     created = []
     for i in range(count):
         instance = objects.Instance(
@@ -147,7 +159,7 @@ def _instances(ctx, count):
             uuid=str(uuid.uuid4()),
             project_id=PROJECTS[i % len(PROJECTS)],
             user_id="bench",
-            flavor=_flavor(),
+            flavor=_flavor(pmem),
             resources=None,
             migration_context=None,
         )
@@ -235,29 +247,31 @@ def throughput(ctx, engine, pool, processes, hosts, per_process, ceiling):
     }
 
 
-def _prefill(ctx, engine, tracker, host, count):
-    """``count`` instances already holding one namespace each (written as a
-    claim writes them, without timing it)."""
-    node = objects.ComputeNode.get_by_host_and_nodename(ctx, host, host)
-    for instance_uuid in _instances(ctx, count):
-        instance = objects.Instance.get_by_uuid(ctx, instance_uuid, ["flavor"])
-        tracker.instance_claim(ctx, instance, host)
-    return node
+def _prefill(ctx, tracker, host, count):
+    """``count`` instances on the host, claimed as a claim does it (untimed):
+    half of them hold a namespace, up to 32; the others hold none."""
+    holders = min(count // 2, 32)
+    for pmem, how_many in ((True, holders), (False, count - holders)):
+        for instance_uuid in _instances(ctx, how_many, pmem):
+            instance = objects.Instance.get_by_uuid(ctx, instance_uuid, ["flavor"])
+            tracker.instance_claim(ctx, instance, host)
 
 
 def latency(ctx, engine, sizes, samples):
     rows = []
     for size in sizes:
         _empty(engine)
-        tracker = _hosts(ctx, 1, size + samples)["compute0"]
-        _prefill(ctx, engine, tracker, "compute0", size)
-        timings = []
+        tracker = _hosts(ctx, 1, 64)["compute0"]
+        _prefill(ctx, tracker, "compute0", size)
+        timings, doubles, over = [], 0, 0
         for instance_uuid in _instances(ctx, samples):
             instance = objects.Instance.get_by_uuid(ctx, instance_uuid, ["flavor"])
             started = time.perf_counter()
             tracker.instance_claim(ctx, instance, "compute0")
             timings.append((time.perf_counter() - started) * 1000)
-        doubles, over = _check(engine)
+            found_doubles, found_over = _check(engine)
+            doubles, over = doubles + found_doubles, over + found_over
+            tracker.abort_instance_claim(ctx, instance, "compute0")
         median = statistics.median(timings)
         rows.append(
             {
@@ -282,43 +296,88 @@ def latency(ctx, engine, sizes, samples):
     return rows
 
 
+class Target:
+    """A database to measure: its URL on each node (one for a plain server,
+    three for a Galera cluster); ``drop()`` removes it."""
+
+    def __init__(self, backend, tmp_dir):
+        self.backend = backend
+        if backend != "galera":
+            self._database = databases.Database(backend, tmp_dir)
+            self.urls = [self._database.url]
+            return
+        nodes = [u.strip() for u in os.environ.get(GALERA_ENV, "").split(",")]
+        if len([u for u in nodes if u]) != 3:
+            raise RuntimeError(f"{GALERA_ENV} does not name the three nodes")
+        self._name = "pmt_" + uuid.uuid4().hex[:12]
+        self._admin = sa.create_engine(nodes[0], isolation_level="AUTOCOMMIT")
+        with self._admin.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {self._name}"))
+        self.urls = [
+            sa_url.make_url(u)
+            .set(database=self._name)
+            .render_as_string(hide_password=False)
+            for u in nodes
+        ]
+
+    def placements(self):
+        """(nodes, URLs the workers spread over): on Galera, all three nodes
+        and then one."""
+        if len(self.urls) == 1:
+            return [(1, self.urls)]
+        return [(3, self.urls), (1, self.urls[:1])]
+
+    def drop(self):
+        if self.backend != "galera":
+            self._database.drop()
+            return
+        with self._admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {self._name}"))
+        self._admin.dispose()
+
+
+def _pool(urls, processes):
+    spawn = multiprocessing.get_context("spawn")
+    pool = spawn.Pool(
+        processes, initializer=_worker_init, initargs=(urls, spawn.Value("i", 0))
+    )
+    _wait_for_workers(pool, processes)
+    return pool
+
+
 def run_backend(backend, args, tmp_dir):
-    database = databases.Database(backend, tmp_dir)
+    target = Target(backend, tmp_dir)
     rows = []
     try:
-        engine = _make_engine(database.url)
+        engine = _make_engine(target.urls[0])
         migration.upgrade(engine)
         reset = db_api.context_manager.patch_engine(engine)
         ctx = pmt_context.get_admin_context()
-        spawn = multiprocessing.get_context("spawn")
-        with spawn.Pool(
-            max(args.processes), initializer=_worker_init, initargs=(database.url,)
-        ) as pool:
-            _wait_for_workers(pool, max(args.processes))
-            _empty(engine)
-            _hosts(ctx, 1, 1)
-            node_id = objects.ComputeNode.get_by_host_and_nodename(
-                ctx, "compute0", "compute0"
-            ).id
-            ceiling = _ceiling(engine, node_id, args.ceiling_seconds)
-            for hosts in args.hosts:
-                for processes in args.processes:
-                    row = throughput(
-                        ctx, engine, pool, processes, hosts, args.per_process, ceiling
-                    )
-                    rows.append(dict(row, backend=backend))
+        for nodes, urls in target.placements():
+            with _pool(urls, max(args.processes)) as pool:
+                _empty(engine)
+                _hosts(ctx, 1, 1)
+                node_id = objects.ComputeNode.get_by_host_and_nodename(
+                    ctx, "compute0", "compute0"
+                ).id
+                ceiling = _ceiling(engine, node_id, args.ceiling_seconds)
+                for hosts in args.hosts:
+                    for processes in args.processes:
+                        row = throughput(ctx, engine, pool, processes, hosts,
+                                         args.per_process, ceiling)  # fmt: skip
+                        rows.append(dict(row, backend=backend, nodes=nodes))
         for row in latency(ctx, engine, args.sizes, args.samples):
-            rows.append(dict(row, backend=backend))
+            rows.append(dict(row, backend=backend, nodes=1))
         reset()
         engine.dispose()
     finally:
-        database.drop()
+        target.drop()
     return rows
 
 
 def _available(backend, tmp_dir):
     try:
-        databases.Database(backend, tmp_dir).drop()
+        Target(backend, tmp_dir).drop()
         return True
     except BaseException:  # pytest's skip/fail outcomes are BaseExceptions
         return False
@@ -326,7 +385,8 @@ def _available(backend, tmp_dir):
 
 def print_tables(rows):
     header = (
-        f"{'backend':<11}{'procs':>6}{'hosts':>6}{'claims':>8}{'claims/s':>10}"
+        f"{'backend':<11}{'nodes':>6}{'procs':>6}{'hosts':>6}{'claims':>8}"
+        f"{'claims/s':>10}"
         f"{'ceiling/s':>11}{'%ceil':>7}{'retry/claim':>12}{'give-ups':>9}"
         f"{'refused':>8}{'double':>7}{'over-q':>7}"
     )
@@ -334,7 +394,8 @@ def print_tables(rows):
     print("-" * len(header))
     for r in (r for r in rows if r["kind"] == "throughput"):
         print(
-            f"{r['backend']:<11}{r['processes']:>6}{r['hosts']:>6}{r['claims']:>8}"
+            f"{r['backend']:<11}{r['nodes']:>6}{r['processes']:>6}{r['hosts']:>6}"
+            f"{r['claims']:>8}"
             f"{r['claims_per_s']:>10.1f}{r['ceiling_per_s']:>11.1f}"
             f"{r['pct_of_ceiling']:>7.1f}{r['retries_per_claim']:>12.3f}"
             f"{r['give_ups']:>9}{r['refused_with_capacity']:>8}"
@@ -361,13 +422,17 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small run on SQLite")
     parser.add_argument(
         "--backends",
-        default="sqlite,mysql,postgresql",
+        default="sqlite,mysql,postgresql,galera",
         help="comma-separated; unreachable ones are left out",
     )
+    parser.add_argument("--processes", default="1,4,16", help="comma-separated")
+    parser.add_argument("--hosts", default="1,16", help="comma-separated")
+    parser.add_argument(
+        "--sizes", default="10,100,1000", help="instances on the host, for latency"
+    )
     args = parser.parse_args()
-    args.processes = (1, 4, 16)
-    args.hosts = (1, 16)
-    args.sizes = (10, 100, 1000)
+    for name in ("processes", "hosts", "sizes"):
+        setattr(args, name, tuple(int(v) for v in getattr(args, name).split(",")))
     if args.quick:
         args.backends = "sqlite"
         args.per_process, args.samples, args.ceiling_seconds = 8, 20, 1.0

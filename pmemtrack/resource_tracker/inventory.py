@@ -37,15 +37,19 @@ def _host_namespace(identifier, rc, locator, metadata_text, state):
     )
 
 
+# SELECT identifier, resource_class, locator, metadata, state FROM resources
+#  WHERE compute_node_id = :node_id AND resource_type = 'PMEM_NAMESPACE'
+_NAMESPACES_OF_NODE = sa.select(
+    _R.c.identifier, _R.c.resource_class, _R.c.locator, _R.c.metadata, _R.c.state
+).where(
+    _R.c.compute_node_id == sa.bindparam("node_id"),
+    _R.c.resource_type == host_resource.PMEM_NAMESPACE,
+)
+
+
 def read_namespaces(context, compute_node_id):
     """Every namespace row of the node, as HostNamespace."""
-    query = sa.select(
-        _R.c.identifier, _R.c.resource_class, _R.c.locator, _R.c.metadata, _R.c.state
-    ).where(
-        _R.c.compute_node_id == compute_node_id,
-        _R.c.resource_type == host_resource.PMEM_NAMESPACE,
-    )
-    rows = context.session.execute(query).all()
+    rows = context.session.execute(_NAMESPACES_OF_NODE, {"node_id": compute_node_id})
     return [_host_namespace(*row) for row in rows]
 
 

@@ -62,6 +62,15 @@ def _lock_node(context, node_id):
     return node_generation
 
 
+def _lock_for_claim(context, node_id, project_id):
+    locks = generation.lock_for_claim(context, node_id, project_id)
+    if locks is not None:
+        return locks
+    _lock_node(context, node_id)  # raises ComputeNodeNotFound if it is gone
+    quota.forget_anchor(project_id)
+    raise exception.ClaimConflict(what=f"project {project_id}", expected=-1)
+
+
 def _bump_node(context, node_id, node_generation):
     generation.bump(
         context, _CN.c.id, node_id, node_generation, f"compute node {node_id}"
@@ -232,7 +241,7 @@ class ResourceTracker:
             request_spec,
             keeps_current=True,
             write=lambda ctx, node, res: writes.start_move(
-                ctx, instance, migration, res
+                ctx, instance, migration, node, res
             ),
         )
         instance.obj_reset_changes()
@@ -257,22 +266,23 @@ class ResourceTracker:
         )
 
         def work(ctx):
-            node_generation = _lock_node(ctx, node.id)
-            anchor = quota.guard(
+            locks = _lock_for_claim(ctx, node.id, instance.project_id)
+            limited = quota.guard(
                 ctx,
                 self.conf,
                 instance.project_id,
                 instance.uuid,
                 requested,
                 keeps_current,
+                locks.overrides,
             )
             chosen = self._choose(ctx, node, nodename, flavor, wanted, in_use, policy)
             chosen = selection.in_request_order(chosen, _classes(labels))
             resources = _resource_list(node.uuid, chosen) if chosen else None
             write(ctx, node, resources)
-            _bump_node(ctx, node.id, node_generation)
-            if anchor is not None:
-                quota.bump_anchor(ctx, instance.project_id, anchor)
+            _bump_node(ctx, node.id, locks.node_generation)
+            if limited:
+                quota.bump_anchor(ctx, instance.project_id, locks.anchor_generation)
             return resources
 
         try:

@@ -18,6 +18,7 @@ from pmemtrack.objects import instance as instance_obj
 
 _I = models.Instance.__table__
 _E = models.InstanceExtra.__table__
+_M = models.Migration.__table__
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +85,11 @@ def holding_from_row(row):
     return Holding(row.uuid, row.project_id, current, old, new)
 
 
+_HOLDS_SOMETHING = sa.or_(
+    _E.c.resources.is_not(None), _E.c.migration_context.is_not(None)
+)
+
+
 def _holdings_select():
     joined = _I.join(_E, _E.c.instance_uuid == _I.c.uuid)
     return (
@@ -94,27 +100,52 @@ def _holdings_select():
 
 
 def _on_node_select():
-    """Live instances whose blobs may name namespaces of (:host, :node): those
-    placed there, and every one with a move recorded in its blob (in progress,
-    failed or interrupted: its migration_context holds both sides until the
-    move is confirmed, reverted or recovered)."""
+    """Live instances whose blobs may name namespaces of (:host, :node), and
+    only those: the instances placed there that hold something (most
+    instances of a mixed host hold no namespace and are not read), and the
+    instances with a move recorded in their blob (in progress, failed or
+    interrupted) whose migration starts or ends there. A move's blob always
+    names a migration of its two nodes (``writes.start_move`` checks it) and
+    migration rows are never deleted, so the second branch misses no side of
+    any move."""
     # SELECT i.uuid, i.project_id, e.resources, e.migration_context
     #   FROM instances i JOIN instance_extra e ON e.instance_uuid = i.uuid
-    #  WHERE i.deleted = 0
-    #    AND ((i.host = :host AND i.node = :node)
-    #         OR e.migration_context IS NOT NULL)
+    #  WHERE i.deleted = 0 AND i.host = :host AND i.node = :node
+    #    AND (e.resources IS NOT NULL OR e.migration_context IS NOT NULL)
+    # UNION ALL
+    # SELECT i.uuid, i.project_id, e.resources, e.migration_context
+    #   FROM migrations m JOIN instances i ON i.uuid = m.instance_uuid
+    #   JOIN instance_extra e ON e.instance_uuid = i.uuid
+    #  WHERE i.deleted = 0 AND e.migration_context IS NOT NULL
+    #    AND ((m.source_compute = :host AND m.source_node = :node)
+    #         OR (m.dest_compute = :host AND m.dest_node = :node))
     host, node = sa.bindparam("host"), sa.bindparam("node")
-    return _holdings_select().where(
-        sa.or_(
-            sa.and_(_I.c.host == host, _I.c.node == node),
+    placed = _holdings_select().where(
+        _I.c.host == host, _I.c.node == node, _HOLDS_SOMETHING
+    )
+    moving = (
+        _holdings_select()
+        .join(_M, _M.c.instance_uuid == _I.c.uuid)
+        .where(
             _E.c.migration_context.is_not(None),
+            sa.or_(
+                sa.and_(_M.c.source_compute == host, _M.c.source_node == node),
+                sa.and_(_M.c.dest_compute == host, _M.c.dest_node == node),
+            ),
         )
     )
+    return sa.union_all(placed, moving)
 
 
-# Built once: the claim runs it on every attempt.
+# Built once: the claim runs them on every attempt.
 _ON_NODE = _on_node_select()
-_OF_PROJECT = _holdings_select().where(_I.c.project_id == sa.bindparam("project_id"))
+# SELECT i.uuid, i.project_id, e.resources, e.migration_context
+#   FROM instances i JOIN instance_extra e ON e.instance_uuid = i.uuid
+#  WHERE i.deleted = 0 AND i.project_id = :project_id
+#    AND (e.resources IS NOT NULL OR e.migration_context IS NOT NULL)
+_OF_PROJECT = _holdings_select().where(
+    _I.c.project_id == sa.bindparam("project_id"), _HOLDS_SOMETHING
+)
 OF_INSTANCE = _holdings_select().where(_I.c.uuid == sa.bindparam("uuid"))
 
 
@@ -174,6 +205,29 @@ def holding_of_instance(context, instance_uuid):
 def holdings_of_project(context, project_id):
     rows = context.session.execute(_OF_PROJECT, {"project_id": project_id}).all()
     return [holding_from_row(row) for row in rows]
+
+
+@functools.lru_cache(maxsize=65536)
+def _counts_of_blobs(instance_uuid, resources, migration_context):
+    """((resource class, quota use), ...) of one instance's blobs, memoised:
+    a claim counts the use of every instance of its project."""
+    current = _decode_resources(instance_uuid, resources)
+    old, new = _decode_migration_context(instance_uuid, migration_context)
+    holding = Holding(instance_uuid, None, current, old, new)
+    return tuple(holding.count_by_class().items())
+
+
+def project_counts(context, project_id, instance_uuid):
+    """(what the project's other live instances use, what ``instance_uuid``
+    uses), each as namespaces per resource class."""
+    others, own = collections.Counter(), collections.Counter()
+    rows = context.session.execute(_OF_PROJECT, {"project_id": project_id})
+    for row in rows:
+        counts = _counts_of_blobs(row.uuid, row.resources, row.migration_context)
+        target = own if row.uuid == instance_uuid else others
+        for rc, n in counts:
+            target[rc] += n
+    return others, own
 
 
 def project_usage(holdings, excluding=None):

@@ -4,6 +4,8 @@ They go straight to instances / instance_extra with SQLAlchemy Core: they run in
 the claim transaction, and what they write is what the next claim reads.
 """
 
+import functools
+
 from oslo_utils import timeutils
 import sqlalchemy as sa
 
@@ -15,6 +17,7 @@ from pmemtrack.objects import migration_context as mc_obj
 
 _I = models.Instance.__table__
 _E = models.InstanceExtra.__table__
+_M = models.Migration.__table__
 
 
 def _blob(obj):
@@ -48,22 +51,47 @@ def read_move(context, instance_uuid):
     return move
 
 
+# UPDATE instances SET host = :new_host, node = :new_node, updated_at = :now
+#  WHERE uuid = :instance_uuid AND deleted = 0
+_PLACE = (
+    sa.update(_I)
+    .where(_I.c.uuid == sa.bindparam("instance_uuid"), _I.c.deleted == 0)
+    .values(
+        host=sa.bindparam("new_host"),
+        node=sa.bindparam("new_node"),
+        updated_at=sa.bindparam("now"),
+    )
+)
+
+
+@functools.cache
+def _blobs_update(columns):
+    # UPDATE instance_extra SET <column> = :new_<column>, ..., updated_at = :now
+    #  WHERE instance_uuid = :of_instance
+    return (
+        sa.update(_E)
+        .where(_E.c.instance_uuid == sa.bindparam("of_instance"))
+        .values(updated_at=sa.bindparam("now"),
+                **{c: sa.bindparam(f"new_{c}") for c in columns})
+    )  # fmt: skip
+
+
 def _write(context, instance_uuid, placement=None, **extra):
     now = timeutils.utcnow()
     if placement is not None:
         host, node = placement
         result = context.session.execute(
-            sa.update(_I)
-            .where(_I.c.uuid == instance_uuid, _I.c.deleted == 0)
-            .values(host=host, node=node, updated_at=now)
-        )
+            _PLACE,
+            {"instance_uuid": instance_uuid, "new_host": host, "new_node": node,
+             "now": now},
+        )  # fmt: skip
         if result.rowcount != 1:
             raise exception.InstanceNotFound(instance_uuid=instance_uuid)
     if extra:
+        params = {f"new_{k}": _blob(v) for k, v in extra.items()}
         context.session.execute(
-            sa.update(_E)
-            .where(_E.c.instance_uuid == instance_uuid)
-            .values(updated_at=now, **{k: _blob(v) for k, v in extra.items()})
+            _blobs_update(tuple(sorted(extra))),
+            dict(params, of_instance=instance_uuid, now=now),
         )
 
 
@@ -96,7 +124,36 @@ def delete(context, instance):
     )
 
 
-def start_move(context, instance, migration, resources):
+def _check_move_nodes(context, instance_uuid, migration_id, node):
+    """The move's migration row must exist and join the instance's current
+    node to ``node``: the claim finds the instances with a move through it
+    (``usage._on_node_select``), so a blob naming another migration would hide
+    namespaces from the claims of those nodes."""
+    # SELECT m.source_compute, m.source_node, m.dest_compute, m.dest_node,
+    #        i.host, i.node
+    #   FROM migrations m JOIN instances i ON i.uuid = m.instance_uuid
+    #  WHERE m.id = :migration_id AND i.uuid = :instance_uuid AND i.deleted = 0
+    row = context.session.execute(
+        sa.select(
+            _M.c.source_compute, _M.c.source_node, _M.c.dest_compute,
+            _M.c.dest_node, _I.c.host, _I.c.node,
+        )
+        .join(_I, _I.c.uuid == _M.c.instance_uuid)
+        .where(_M.c.id == migration_id, _I.c.uuid == instance_uuid,
+               _I.c.deleted == 0)
+    ).first()  # fmt: skip
+    expected = (node.host, node.hypervisor_hostname)
+    if row is None or row[:2] != row[4:] or row[2:4] != expected:
+        raise exception.InvalidClaim(
+            action="claim a move",
+            instance_uuid=instance_uuid,
+            reason=f"migration {migration_id} does not lead from the instance's "
+            f"node to {expected[0]}/{expected[1]} (found: {row and tuple(row)})",
+        )
+
+
+def start_move(context, instance, migration, node, resources):
+    _check_move_nodes(context, instance.uuid, migration.id, node)
     if _read_extra(context, instance.uuid, "migration_context") is not None:
         raise exception.InvalidClaim(
             action="claim a move",

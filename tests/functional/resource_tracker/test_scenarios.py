@@ -201,6 +201,30 @@ def test_a_second_move_while_one_is_in_progress_is_refused(cloud, ctx):
     assert cloud.free("compute1") == ["ns2"]
 
 
+def test_a_move_claim_with_a_migration_from_elsewhere_is_refused(cloud, ctx):
+    # A move's blob must name a migration that joins its two nodes: claims on
+    # those nodes find the move through it. A migration recorded for another
+    # instance, or from another host, is refused before anything is written.
+    cloud.add_host("src", MEDIUM=1)
+    cloud.add_host("dst", MEDIUM=2)
+    instance = cloud.boot("src", "MEDIUM")
+    other = cloud.boot("dst", "MEDIUM")
+    foreign = cloud.migration(other, "dst", "MEDIUM")
+    with pytest.raises(exception.InvalidClaim, match="does not lead from"):
+        cloud.tracker["dst"].resize_claim(
+            ctx, instance, foreign.new_flavor, "dst", foreign
+        )
+    from_elsewhere = cloud.migration(instance, "dst", "MEDIUM")
+    from_elsewhere.source_compute = from_elsewhere.source_node = "elsewhere"
+    from_elsewhere.save()
+    with pytest.raises(exception.InvalidClaim, match="does not lead from"):
+        cloud.tracker["dst"].resize_claim(
+            ctx, instance, from_elsewhere.new_flavor, "dst", from_elsewhere
+        )
+    assert _reloaded(ctx, instance).migration_context is None
+    assert cloud.free("dst") == ["ns1"]
+
+
 def test_failed_move_claim_aborts_through_the_context_manager(cloud, ctx):
     cloud.add_host("src", MEDIUM=1)
     cloud.add_host("dst", MEDIUM=1)
