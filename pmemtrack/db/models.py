@@ -64,6 +64,19 @@ class Instance(BASE, models.SoftDeleteMixin):
     __table_args__ = (
         sa.Index("instances_host_node_deleted_idx", "host", "node", "deleted"),
         sa.Index("instances_project_id_deleted_idx", "project_id", "deleted"),
+        sa.Index(
+            "instances_holders_on_node_idx",
+            "host",
+            "node",
+            "holds_resources",
+            "deleted",
+        ),
+        sa.Index(
+            "instances_holders_of_project_idx",
+            "project_id",
+            "holds_resources",
+            "deleted",
+        ),
     )
 
     id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
@@ -76,6 +89,16 @@ class Instance(BASE, models.SoftDeleteMixin):
     vm_state = sa.Column(sa.String(255), nullable=True)
     task_state = sa.Column(sa.String(255), nullable=True)
     power_state = sa.Column(sa.Integer, nullable=True)
+    # True whenever instance_extra.resources or .migration_context is set (it
+    # may stay true after they are cleared): what lets a claim read only the
+    # instances of its node that may hold a namespace. Written with the blobs,
+    # in the same transaction (objects.instance.holds_resources_after).
+    holds_resources = sa.Column(
+        sa.Boolean(name="instances_holds_resources_bool"),
+        nullable=False,
+        default=False,
+        server_default=sa.false(),
+    )
 
 
 class InstanceExtra(BASE, models.SoftDeleteMixin):

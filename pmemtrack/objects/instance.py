@@ -83,6 +83,7 @@ def _get_extra(context, uuid, name):
 @db_api.context_manager.writer
 def _create(context, values, extra_values):
     now = timeutils.utcnow()
+    values = _with_marker(values, extra_values)
     result = context.session.execute(
         sa.insert(_INSTANCES).values(created_at=now, deleted=0, **values)
     )
@@ -106,6 +107,7 @@ def _task_state_is(expected):
 @db_api.context_manager.writer
 def _update(context, uuid, values, extra_values, expected_task_state=None):
     now = timeutils.utcnow()
+    values = _with_marker(values, extra_values)
     if values or expected_task_state is not None:
         # UPDATE instances SET ... WHERE uuid = :uuid AND deleted = 0
         #   [AND task_state IN (:expected)]   -- Nova's expected_task_state
@@ -153,6 +155,28 @@ def _soft_delete(context, instance_id, uuid):
         .where(_EXTRA.c.instance_uuid == uuid)
         .values(deleted=instance_id, deleted_at=now)
     )
+
+
+_HOLDING_BLOBS = ("resources", "migration_context")
+
+
+def holds_resources_after(blobs):
+    """What a write of ``blobs`` (column -> value, None for SQL NULL) makes
+    instances.holds_resources: True when it sets a holding blob, False when it
+    clears both, None (leave it) otherwise. Every writer of those blobs sets
+    it in the same transaction, so a claim that reads only the marked
+    instances misses no holder."""
+    written = [blobs[name] for name in _HOLDING_BLOBS if name in blobs]
+    if any(value is not None for value in written):
+        return True
+    if len(written) == len(_HOLDING_BLOBS):
+        return False
+    return None
+
+
+def _with_marker(values, extra_values):
+    holds = holds_resources_after(extra_values)
+    return values if holds is None else dict(values, holds_resources=holds)
 
 
 def _split_changes(changes):

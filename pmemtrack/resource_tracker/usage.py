@@ -85,8 +85,11 @@ def holding_from_row(row):
     return Holding(row.uuid, row.project_id, current, old, new)
 
 
-_HOLDS_SOMETHING = sa.or_(
-    _E.c.resources.is_not(None), _E.c.migration_context.is_not(None)
+# The indexed marker finds the instances that may hold something; the blobs
+# themselves decide (the marker may outlive them).
+_HOLDS_SOMETHING = sa.and_(
+    _I.c.holds_resources == sa.true(),
+    sa.or_(_E.c.resources.is_not(None), _E.c.migration_context.is_not(None)),
 )
 
 
@@ -101,8 +104,9 @@ def _holdings_select():
 
 def _on_node_select():
     """Live instances whose blobs may name namespaces of (:host, :node), and
-    only those: the instances placed there that hold something (most
-    instances of a mixed host hold no namespace and are not read), and the
+    only those: the instances placed there that hold something (found through
+    the indexed ``holds_resources`` marker: most instances of a mixed host
+    hold no namespace and are not read), and the
     instances with a move recorded in their blob (in progress, failed or
     interrupted) whose migration starts or ends there. A move's blob always
     names a migration of its two nodes (``writes.start_move`` checks it) and
@@ -111,6 +115,7 @@ def _on_node_select():
     # SELECT i.uuid, i.project_id, e.resources, e.migration_context
     #   FROM instances i JOIN instance_extra e ON e.instance_uuid = i.uuid
     #  WHERE i.deleted = 0 AND i.host = :host AND i.node = :node
+    #    AND i.holds_resources = true
     #    AND (e.resources IS NOT NULL OR e.migration_context IS NOT NULL)
     # UNION ALL
     # SELECT i.uuid, i.project_id, e.resources, e.migration_context
@@ -142,6 +147,7 @@ _ON_NODE = _on_node_select()
 # SELECT i.uuid, i.project_id, e.resources, e.migration_context
 #   FROM instances i JOIN instance_extra e ON e.instance_uuid = i.uuid
 #  WHERE i.deleted = 0 AND i.project_id = :project_id
+#    AND i.holds_resources = true
 #    AND (e.resources IS NOT NULL OR e.migration_context IS NOT NULL)
 _OF_PROJECT = _holdings_select().where(
     _I.c.project_id == sa.bindparam("project_id"), _HOLDS_SOMETHING

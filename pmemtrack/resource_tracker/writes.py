@@ -51,17 +51,21 @@ def read_move(context, instance_uuid):
     return move
 
 
-# UPDATE instances SET host = :new_host, node = :new_node, updated_at = :now
-#  WHERE uuid = :instance_uuid AND deleted = 0
-_PLACE = (
-    sa.update(_I)
-    .where(_I.c.uuid == sa.bindparam("instance_uuid"), _I.c.deleted == 0)
-    .values(
-        host=sa.bindparam("new_host"),
-        node=sa.bindparam("new_node"),
-        updated_at=sa.bindparam("now"),
+@functools.cache
+def _instance_update(placement, marker):
+    # UPDATE instances SET [host = :new_host, node = :new_node,]
+    #        [holds_resources = :holds,] updated_at = :now
+    #  WHERE uuid = :instance_uuid AND deleted = 0
+    values = {"updated_at": sa.bindparam("now")}
+    if placement:
+        values.update(host=sa.bindparam("new_host"), node=sa.bindparam("new_node"))
+    if marker:
+        values["holds_resources"] = sa.bindparam("holds")
+    return (
+        sa.update(_I)
+        .where(_I.c.uuid == sa.bindparam("instance_uuid"), _I.c.deleted == 0)
+        .values(**values)
     )
-)
 
 
 @functools.cache
@@ -77,22 +81,26 @@ def _blobs_update(columns):
 
 
 def _write(context, instance_uuid, placement=None, **extra):
+    """Place the instance and/or rewrite its blobs; the instance's
+    holds_resources marker follows the blobs (see holds_resources_after)."""
     now = timeutils.utcnow()
-    if placement is not None:
-        host, node = placement
+    blobs = {k: _blob(v) for k, v in extra.items()}
+    holds = instance_obj.holds_resources_after(blobs)
+    if placement is not None or holds is not None:
+        host, node = placement or (None, None)
         result = context.session.execute(
-            _PLACE,
+            _instance_update(placement is not None, holds is not None),
             {"instance_uuid": instance_uuid, "new_host": host, "new_node": node,
-             "now": now},
+             "holds": holds, "now": now},
         )  # fmt: skip
         if result.rowcount != 1:
             raise exception.InstanceNotFound(instance_uuid=instance_uuid)
-    if extra:
-        params = {f"new_{k}": _blob(v) for k, v in extra.items()}
+    if blobs:
         context.session.execute(
-            _blobs_update(tuple(sorted(extra))),
-            dict(params, of_instance=instance_uuid, now=now),
-        )
+            _blobs_update(tuple(sorted(blobs))),
+            dict({f"new_{k}": v for k, v in blobs.items()},
+                 of_instance=instance_uuid, now=now),
+        )  # fmt: skip
 
 
 def assign(context, instance, node, resources):

@@ -25,12 +25,12 @@ def test_db_sync_and_version(empty_database, tmp_path):
     db = f"[database]\nconnection = {empty_database.url}\n"
     before = run(tmp_path, "db", "version", conf_text=db)
     assert before.returncode == 0, before.stderr
-    assert before.stdout.startswith("empty (head is 0003")
+    assert before.stdout.startswith("empty (head is 0004")
     synced = run(tmp_path, "db", "sync", conf_text=db)
     assert synced.returncode == 0, synced.stderr
-    assert "from empty to 0003" in synced.stdout
+    assert "from empty to 0004" in synced.stdout
     after = run(tmp_path, "db", "version", conf_text=db)
-    assert after.stdout.strip() == "0003 (up to date)"
+    assert after.stdout.strip() == "0004 (up to date)"
 
 
 def test_db_sync_from_older_revision(empty_database, tmp_path):
@@ -39,7 +39,7 @@ def test_db_sync_from_older_revision(empty_database, tmp_path):
         run(tmp_path, "db", "sync", "--revision", "0001", conf_text=db).returncode == 0
     )
     synced = run(tmp_path, "db", "sync", conf_text=db)
-    assert "from 0001 to 0003" in synced.stdout
+    assert "from 0001 to 0004" in synced.stdout
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
@@ -83,6 +83,6 @@ def test_an_unknown_revision_is_one_line_and_changes_nothing(backend, tmp_path):
     assert result.returncode == 1
     assert result.stderr == (
         "ERROR: --revision '9999' is not a revision of this release "
-        "(known: 0001, 0002, 0003, or head)\n"
+        "(known: 0001, 0002, 0003, 0004, or head)\n"
     )
     assert not (tmp_path / "state" / "pmemtrack.sqlite").exists()

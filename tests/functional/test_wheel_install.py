@@ -107,9 +107,9 @@ def test_db_sync_from_the_wheel(installed, empty_database, tmp_path):
     manage = [str(installed / "pmemtrack-manage"), "--config-file", str(conf)]
     synced = _run([*manage, "db", "sync"], cwd=tmp_path)
     assert synced.returncode == 0, synced.stderr
-    assert "from empty to 0003" in synced.stdout
+    assert "from empty to 0004" in synced.stdout
     version = _run([*manage, "db", "version"], cwd=tmp_path)
-    assert version.stdout.strip() == "0003 (up to date)"
+    assert version.stdout.strip() == "0004 (up to date)"
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

@@ -304,5 +304,5 @@ def test_an_old_schema_is_refused_with_the_command_to_run(empty_database, tmp_pa
     assert synced.returncode == 0, synced.stderr
     cli.assert_one_error_line(
         cli.manage(conf, "host", "list"),
-        "has schema 0001, this release needs 0003: run 'pmemtrack-manage db sync'",
+        "has schema 0001, this release needs 0004: run 'pmemtrack-manage db sync'",
     )

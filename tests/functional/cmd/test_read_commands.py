@@ -105,7 +105,7 @@ def test_a_client_on_an_older_schema_stops_before_writing(backend, tmp_path):
 
     cli.assert_one_error_line(
         created,
-        "has schema 0001, this release needs 0003: run 'pmemtrack-manage db sync'",
+        "has schema 0001, this release needs 0004: run 'pmemtrack-manage db sync'",
     )
     assert _rows(str(db)) == before
 

@@ -185,7 +185,7 @@ def test_a_database_behind_the_code_fails_with_the_command_to_run(
         code, results = _results(conf)
         schema[revision] = (code, results["Database schema"])
 
-    hint = "this release needs 0003: run 'pmemtrack-manage db sync'."
+    hint = "this release needs 0004: run 'pmemtrack-manage db sync'."
     assert schema[None] == (FAILURE, (FAILURE, _details(empty_database, "empty", hint)))
     assert schema["0001"] == (
         FAILURE,
