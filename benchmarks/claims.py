@@ -112,6 +112,7 @@ def _worker_claims(jobs):
         except exception.ClaimRetriesExhausted:
             outcome["gave_up"] += 1
         outcome["retries"] += tracker.last_claim.retries
+        outcome["max_retries"] = max(outcome["max_retries"], tracker.last_claim.retries)
     return dict(outcome, started=started, ended=time.time())
 
 
@@ -240,6 +241,7 @@ def throughput(ctx, engine, pool, processes, hosts, per_process, ceiling):
         "retries_per_claim": round(
             sum(o.get("retries", 0) for o in outcomes) / total, 3
         ),
+        "max_retries_one_claim": max(o.get("max_retries", 0) for o in outcomes),
         "give_ups": sum(o.get("gave_up", 0) for o in outcomes),
         "refused_with_capacity": sum(o.get("refused", 0) for o in outcomes),
         "double_assigned": doubles,
@@ -387,7 +389,7 @@ def print_tables(rows):
     header = (
         f"{'backend':<11}{'nodes':>6}{'procs':>6}{'hosts':>6}{'claims':>8}"
         f"{'claims/s':>10}"
-        f"{'ceiling/s':>11}{'%ceil':>7}{'retry/claim':>12}{'give-ups':>9}"
+        f"{'ceiling/s':>11}{'%ceil':>7}{'retry/claim':>12}{'max':>5}{'give-ups':>9}"
         f"{'refused':>8}{'double':>7}{'over-q':>7}"
     )
     print(header)
@@ -398,6 +400,7 @@ def print_tables(rows):
             f"{r['claims']:>8}"
             f"{r['claims_per_s']:>10.1f}{r['ceiling_per_s']:>11.1f}"
             f"{r['pct_of_ceiling']:>7.1f}{r['retries_per_claim']:>12.3f}"
+            f"{r['max_retries_one_claim']:>5}"
             f"{r['give_ups']:>9}{r['refused_with_capacity']:>8}"
             f"{r['double_assigned']:>7}{r['over_quota']:>7}"
         )

@@ -169,6 +169,9 @@ def configure(conf):
         connection_recycle_time=db.connection_recycle_time,
         max_retries=db.max_retries,
         retry_interval=db.retry_interval,
+        # Galera with writers on every node: 1 makes each read wait until its
+        # node applied the commits made before it through the other nodes.
+        mysql_wsrep_sync_wait=db.mysql_wsrep_sync_wait,
     )
 
 

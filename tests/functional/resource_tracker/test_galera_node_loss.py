@@ -90,16 +90,17 @@ def _tool(*args):
     return done
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def sole_user():
     """The cluster to this test alone while it kills a node: the other Galera
-    tests hold the same lock shared."""
+    tests hold the same lock shared. Autouse, so it is taken before any
+    database fixture of the test takes the lock shared."""
     with databases.galera_cluster_lock(exclusive=True):
         yield
 
 
 @pytest.fixture
-def cluster_dir(sole_user, galera):
+def cluster_dir(galera):
     """The directory of the cluster the URLs name; its three nodes run after."""
     root = os.environ.get(DIR_ENV, "")
     if not root:
