@@ -96,7 +96,10 @@ def lock_for_claim(context, node_id, project_id):
 
     A locking read returns the latest committed rows and takes no snapshot, so
     the plain reads that follow (on MariaDB at REPEATABLE READ the first one
-    fixes the snapshot) see every claim committed before these locks.
+    fixes the snapshot) see every claim committed before these locks. On a
+    Galera node it returns what that node has applied: a claim decided on
+    rows another node changed since fails certification at COMMIT (1213) and
+    is retried.
     """
     rows = context.session.execute(
         _CLAIM_LOCKS, {"node_id": node_id, "project_id": project_id}

@@ -245,10 +245,11 @@ def test_sixteen_writers_get_what_capacity_and_quota_allow_and_never_give_up(
 # Galera replicates a commit to every node before COMMIT returns, but each node
 # applies it afterwards: a read through node 2 right after a commit through
 # node 1 may miss it. A stale claim cannot commit (its writes fail
-# certification, 1213, and it is retried), but it can refuse wrongly, and the
-# operator's next step may act on what is no longer there. wsrep_sync_wait = 1
-# makes each read (and BEGIN) wait until its node applied every commit that
-# came before it.
+# certification, 1213, and it is retried), but it can refuse wrongly, a move
+# or its confirm can fail (InvalidClaim), the operator's next step may act on
+# what is no longer there, and a wipe may zero a namespace handed out since.
+# wsrep_sync_wait = 1 makes each read (and BEGIN) wait until its node applied
+# every commit that came before it.
 
 
 @pytest.fixture
