@@ -7,9 +7,14 @@ A namespace is wiped only when nothing can still write it:
   exclusively for the whole wipe, which waits for no one: a copy still writing
   (a stalled destination included) keeps the namespace dirty, and a copy that
   starts later finds its write lease revoked and refuses to write.
-Under the fence the row is read again and must still be dirty, and it becomes
-available before the fence is let go, so two wipers (a release and a periodic
-pass in another process) can never zero a namespace someone was given since.
+Under the fence a committed transaction confirms the row is still dirty, and
+the row becomes available before the fence is let go, so two wipers (a release
+and a periodic pass in another process) can never zero a namespace someone was
+given since. The confirmation is a write, not a read: on a multi-writer Galera
+cluster a read returns what its node has applied, which may be a dirty row
+another wiper made available (and a claim handed out) through another node a
+moment ago; the write's commit then fails certification and is retried with a
+fresh read.
 """
 
 from oslo_log import log as logging
@@ -79,33 +84,55 @@ def _candidates(context, driver, node, only, discovered):
     return devices
 
 
-def _mark_wiped(context, conf, node, name):
-    """dirty -> available, the node's generation bumped; False if the row was
-    no longer dirty (another wiper finished first)."""
+def _decided_with_node_bumped(context, conf, node, decide):
+    """Run ``decide(ctx)`` with the node's generation locked, in fresh
+    transactions until one commits; when it returns True the generation is
+    bumped in the same transaction. What ``decide`` returned.
+
+    The bump is what makes a decision safe on a multi-writer Galera cluster:
+    a commit whose transaction read rows that another node changed since
+    fails certification (1213) and is retried with fresh reads.
+    """
 
     def work(ctx):
         node_generation = generation.lock(ctx, _CN.c.id, node.id)
-        changed = inventory.set_state(
-            ctx, node.id, [name], _STATE.AVAILABLE, only_from=_STATE.DIRTY
-        )
+        if not decide(ctx):
+            return False
         generation.bump(
             ctx, _CN.c.id, node.id, node_generation, f"compute node {node.id}"
         )
-        return changed == 1
+        return True
 
     describe = {"instance_uuid": "-", "node": node.hypervisor_hostname}
     return retry.in_fresh_transactions(context, work, conf, describe)
 
 
-def _still_dirty(context, node, name):
-    with db_api.context_manager.reader.using(context):
-        return inventory.state_of(context, node.id, name) == _STATE.DIRTY
+def _confirm_dirty(context, conf, node, name):
+    """True once a committed transaction saw the row still dirty: no wipe or
+    claim on the node committed between that read and its commit."""
+
+    def still_dirty(ctx):
+        return inventory.state_of(ctx, node.id, name) == _STATE.DIRTY
+
+    return _decided_with_node_bumped(context, conf, node, still_dirty)
+
+
+def _mark_wiped(context, conf, node, name):
+    """dirty -> available; False if the row was no longer dirty."""
+
+    def make_available(ctx):
+        changed = inventory.set_state(
+            ctx, node.id, [name], _STATE.AVAILABLE, only_from=_STATE.DIRTY
+        )
+        return changed == 1
+
+    return _decided_with_node_bumped(context, conf, node, make_available)
 
 
 def _wipe_one(context, driver, conf, node, device):
     try:
         with driver.pmem_exclusive(device):
-            if not _still_dirty(context, node, device.name):
+            if not _confirm_dirty(context, conf, node, device.name):
                 return False
             if driver.wipe_pmem_namespaces([device]):
                 return False

@@ -246,9 +246,9 @@ def test_sixteen_writers_get_what_capacity_and_quota_allow_and_never_give_up(
 # applies it afterwards: a read through node 2 right after a commit through
 # node 1 may miss it. A stale claim cannot commit (its writes fail
 # certification, 1213, and it is retried), but it can refuse wrongly, a move
-# or its confirm can fail (InvalidClaim), the operator's next step may act on
-# what is no longer there, and a wipe may zero a namespace handed out since.
-# wsrep_sync_wait = 1 makes each read (and BEGIN) wait until its node applied
+# or its confirm can fail (InvalidClaim), and the operator's next step may act
+# on what is no longer there (a wipe never zeroes a namespace handed out since:
+# test_galera_wipes.py). wsrep_sync_wait = 1 makes each read (and BEGIN) wait until its node applied
 # every commit that came before it.
 
 
