@@ -37,14 +37,28 @@ def _host_namespace(identifier, rc, locator, metadata_text, state):
     )
 
 
-# SELECT identifier, resource_class, locator, metadata, state FROM resources
-#  WHERE compute_node_id = :node_id AND resource_type = 'PMEM_NAMESPACE'
-_NAMESPACES_OF_NODE = sa.select(
-    _R.c.identifier, _R.c.resource_class, _R.c.locator, _R.c.metadata, _R.c.state
-).where(
-    _R.c.compute_node_id == sa.bindparam("node_id"),
-    _R.c.resource_type == host_resource.PMEM_NAMESPACE,
-)
+def namespaces_select(tag=()):
+    """The node's namespace rows (:node_id), after the ``tag`` columns."""
+    # SELECT identifier, resource_class, locator, metadata, state FROM resources
+    #  WHERE compute_node_id = :node_id AND resource_type = 'PMEM_NAMESPACE'
+    return sa.select(
+        *tag,
+        _R.c.identifier, _R.c.resource_class, _R.c.locator, _R.c.metadata,
+        _R.c.state,
+    ).where(
+        _R.c.compute_node_id == sa.bindparam("node_id"),
+        _R.c.resource_type == host_resource.PMEM_NAMESPACE,
+    )  # fmt: skip
+
+
+_NAMESPACES_OF_NODE = namespaces_select()
+# The five columns a namespace row is read with.
+NAMESPACE_COLUMNS = 5
+
+
+def namespace_of_row(row):
+    """HostNamespace of (identifier, resource_class, locator, metadata, state)."""
+    return _host_namespace(*row)
 
 
 def read_namespaces(context, compute_node_id):

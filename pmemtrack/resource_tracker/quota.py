@@ -15,7 +15,6 @@ from pmemtrack.db import api as db_api
 from pmemtrack.db import models
 from pmemtrack.objects import quota as quota_obj
 from pmemtrack.resource_tracker import generation
-from pmemtrack.resource_tracker import usage
 
 _A = models.ProjectQuotaAnchor.__table__
 
@@ -59,30 +58,28 @@ def bump_anchor(context, project_id, anchor):
     )
 
 
-def guard(context, conf, project_id, instance_uuid, new_counts, keeps_current,
-          overrides):  # fmt: skip
-    """Check the project's quota for a claim; whether anything it asks for is
-    limited (then the claim must compare-and-update the project's anchor).
-
-    ``overrides`` are the project's limits, read under the anchor lock in the
-    claim's first statement; usage is read from a snapshot taken after it.
-    """
+def limits_in_force(conf, new_counts, overrides):
+    """The limit of each class the claim asks for, or None when none is
+    limited (then the claim neither counts use nor bumps the anchor).
+    ``overrides``: the project's limits, read under the anchor lock in the
+    claim's first statement."""
     limits = {
         rc: quota_obj.limit_in_force(overrides, rc, conf.quota) for rc in new_counts
     }
     if all(limit == quota_obj.UNLIMITED for limit in limits.values()):
-        return False
-    _check(context, project_id, instance_uuid, new_counts, keeps_current, limits)
-    return True
+        return None
+    return limits
 
 
-def _check(context, project_id, instance_uuid, new_counts, keeps_current, limits):
+def check(project_id, new_counts, keeps_current, limits, project_use):
     """Raise QuotaExceeded unless the instance's use after the claim fits.
 
-    A move keeps the current namespaces until it is confirmed, so its use is the
-    larger side; a claim that does not grow the use of a class is not checked.
+    ``project_use`` is (the project's other live instances' use, the
+    instance's own), read in the claim's snapshot (node_view). A move keeps
+    the current namespaces until it is confirmed, so its use is the larger
+    side; a claim that does not grow the use of a class is not checked.
     """
-    others, before = usage.project_counts(context, project_id, instance_uuid)
+    others, before = project_use
     for rc, count in new_counts.items():
         after = max(count, before[rc]) if keeps_current else count
         limit = limits[rc]

@@ -25,6 +25,7 @@ from pmemtrack.objects import resource as resource_obj
 from pmemtrack.resource_tracker import claims
 from pmemtrack.resource_tracker import generation
 from pmemtrack.resource_tracker import inventory
+from pmemtrack.resource_tracker import node_view
 from pmemtrack.resource_tracker import quota
 from pmemtrack.resource_tracker import release
 from pmemtrack.resource_tracker import retry
@@ -75,6 +76,16 @@ def _bump_node(context, node_id, node_generation):
     generation.bump(
         context, _CN.c.id, node_id, node_generation, f"compute node {node_id}"
     )
+
+
+def _free(view, in_use):
+    """The namespaces of a NodeView a claim could take now: available, held
+    by no live instance, used by no guest on the hypervisor."""
+    return [
+        ns
+        for ns in view.namespaces
+        if ns.state == _AVAILABLE and ns.name not in view.held and ns.name not in in_use
+    ]
 
 
 def _resource_list(provider_uuid, chosen):
@@ -267,21 +278,20 @@ class ResourceTracker:
 
         def work(ctx):
             locks = _lock_for_claim(ctx, node.id, instance.project_id)
-            limited = quota.guard(
-                ctx,
-                self.conf,
-                instance.project_id,
-                instance.uuid,
-                requested,
-                keeps_current,
-                locks.overrides,
-            )
-            chosen = self._choose(ctx, node, nodename, flavor, wanted, in_use, policy)
+            limits = quota.limits_in_force(self.conf, requested, locks.overrides)
+            chosen = []
+            if wanted:
+                project = (instance.project_id, instance.uuid) if limits else None
+                view = node_view.read(ctx, node, project, verify_devpaths=True)
+                if limits:
+                    quota.check(instance.project_id, requested, keeps_current,
+                                limits, view.project_use)  # fmt: skip
+                chosen = self._choose(view, nodename, flavor, wanted, in_use, policy)
             chosen = selection.in_request_order(chosen, _classes(labels))
             resources = _resource_list(node.uuid, chosen) if chosen else None
             write(ctx, node, resources)
             _bump_node(ctx, node.id, locks.node_generation)
-            if limited:
+            if limits:
                 quota.bump_anchor(ctx, instance.project_id, locks.anchor_generation)
             return resources
 
@@ -305,11 +315,9 @@ class ResourceTracker:
                      self.last_claim.retries)  # fmt: skip
         return resources
 
-    def _choose(self, ctx, node, nodename, flavor, wanted, in_use, policy):
-        if not wanted:
-            return []
-        namespaces, free = self._free(ctx, node, in_use)
-        offered = {ns.resource_class: ns.label for ns in namespaces}
+    def _choose(self, view, nodename, flavor, wanted, in_use, policy):
+        free = _free(view, in_use)
+        offered = {ns.resource_class: ns.label for ns in view.namespaces}
         for rc, (count, label) in wanted.items():
             if rc not in offered:
                 raise exception.PmemLabelUnknown(
@@ -333,27 +341,13 @@ class ResourceTracker:
         counts = {rc: count for rc, (count, _) in wanted.items()}
         return selection.choose(free, counts, policy, self.host, nodename)
 
-    def _free(self, ctx, node, in_use):
-        """(all the node's namespaces, those a claim could take now)."""
-        namespaces = inventory.read_namespaces(ctx, node.id)
-        devpaths = {ns.name: ns.devpath for ns in namespaces}
-        held = usage.held_names(
-            ctx, self.host, node.hypervisor_hostname, node.uuid, devpaths
-        )
-        free = [
-            ns
-            for ns in namespaces
-            if ns.state == _AVAILABLE and ns.name not in held and ns.name not in in_use
-        ]
-        return namespaces, free
-
     def free_namespaces(self, context, nodename):
         """The namespaces a claim on ``nodename`` could take now, in claim order."""
         node = self._node(context, nodename)
         in_use = self.driver.get_pmem_namespaces_in_use(nodename)
         with db_api.context_manager.reader.using(context):
-            _, free = self._free(context, node, in_use)
-        return sorted(free, key=lambda ns: ns.sort_key)
+            view = node_view.read(context, node, verify_devpaths=True)
+        return sorted(_free(view, in_use), key=lambda ns: ns.sort_key)
 
     # -- releases ------------------------------------------------------------
 

@@ -93,12 +93,43 @@ _HOLDS_SOMETHING = sa.and_(
 )
 
 
-def _holdings_select():
+def _holdings_select(tag=(), pad=0):
+    """The holding columns of live instances, after the ``tag`` columns and
+    before ``pad`` NULLs: rows that can share a UNION ALL with others."""
     joined = _I.join(_E, _E.c.instance_uuid == _I.c.uuid)
-    return (
-        sa.select(_I.c.uuid, _I.c.project_id, _E.c.resources, _E.c.migration_context)
-        .select_from(joined)
-        .where(_I.c.deleted == 0)
+    columns = (_I.c.uuid, _I.c.project_id, _E.c.resources, _E.c.migration_context)
+    pad = [sa.cast(sa.null(), sa.String).label(f"pad{n}") for n in range(pad)]
+    return sa.select(*tag, *columns, *pad).select_from(joined).where(_I.c.deleted == 0)
+
+
+def on_node_selects(tag=(), pad=0):
+    """The two branches of ``_on_node_select`` (see _holdings_select)."""
+    host, node = sa.bindparam("host"), sa.bindparam("node")
+    placed = _holdings_select(tag, pad).where(
+        _I.c.host == host, _I.c.node == node, _HOLDS_SOMETHING
+    )
+    moving = (
+        _holdings_select(tag, pad)
+        .join(_M, _M.c.instance_uuid == _I.c.uuid)
+        .where(
+            _E.c.migration_context.is_not(None),
+            sa.or_(
+                sa.and_(_M.c.source_compute == host, _M.c.source_node == node),
+                sa.and_(_M.c.dest_compute == host, _M.c.dest_node == node),
+            ),
+        )
+    )
+    return placed, moving
+
+
+def of_project_select(tag=(), pad=0):
+    # SELECT i.uuid, i.project_id, e.resources, e.migration_context
+    #   FROM instances i JOIN instance_extra e ON e.instance_uuid = i.uuid
+    #  WHERE i.deleted = 0 AND i.project_id = :project_id
+    #    AND i.holds_resources = true
+    #    AND (e.resources IS NOT NULL OR e.migration_context IS NOT NULL)
+    return _holdings_select(tag, pad).where(
+        _I.c.project_id == sa.bindparam("project_id"), _HOLDS_SOMETHING
     )
 
 
@@ -124,34 +155,12 @@ def _on_node_select():
     #  WHERE i.deleted = 0 AND e.migration_context IS NOT NULL
     #    AND ((m.source_compute = :host AND m.source_node = :node)
     #         OR (m.dest_compute = :host AND m.dest_node = :node))
-    host, node = sa.bindparam("host"), sa.bindparam("node")
-    placed = _holdings_select().where(
-        _I.c.host == host, _I.c.node == node, _HOLDS_SOMETHING
-    )
-    moving = (
-        _holdings_select()
-        .join(_M, _M.c.instance_uuid == _I.c.uuid)
-        .where(
-            _E.c.migration_context.is_not(None),
-            sa.or_(
-                sa.and_(_M.c.source_compute == host, _M.c.source_node == node),
-                sa.and_(_M.c.dest_compute == host, _M.c.dest_node == node),
-            ),
-        )
-    )
-    return sa.union_all(placed, moving)
+    return sa.union_all(*on_node_selects())
 
 
 # Built once: the claim runs them on every attempt.
 _ON_NODE = _on_node_select()
-# SELECT i.uuid, i.project_id, e.resources, e.migration_context
-#   FROM instances i JOIN instance_extra e ON e.instance_uuid = i.uuid
-#  WHERE i.deleted = 0 AND i.project_id = :project_id
-#    AND i.holds_resources = true
-#    AND (e.resources IS NOT NULL OR e.migration_context IS NOT NULL)
-_OF_PROJECT = _holdings_select().where(
-    _I.c.project_id == sa.bindparam("project_id"), _HOLDS_SOMETHING
-)
+_OF_PROJECT = of_project_select()
 OF_INSTANCE = _holdings_select().where(_I.c.uuid == sa.bindparam("uuid"))
 
 
@@ -163,22 +172,28 @@ def held_names(context, host, node, provider_uuid, devpaths=None):
     with another device's path is corrupted (a guest defined from it, or a wipe,
     would hit another tenant's device), and raises CorruptedBlob.
     """
-    held = {}
     rows = context.session.execute(_ON_NODE, {"host": host, "node": node}).all()
-    for row in rows:
+    return held_by_rows(rows, provider_uuid, devpaths)
+
+
+def held_by_rows(rows, provider_uuid, devpaths=None):
+    """held_names() of rows of (uuid, project_id, resources,
+    migration_context)."""
+    held = {}
+    for uuid, _, resources, migration_context in rows:
         for provider, name, role, devpath in _held_quads(
-            row.uuid, row.resources, row.migration_context
+            uuid, resources, migration_context
         ):
             if provider != provider_uuid:
                 continue
             if devpaths is not None and devpaths.get(name, devpath) != devpath:
                 raise exception.CorruptedBlob(
-                    instance_uuid=row.uuid,
+                    instance_uuid=uuid,
                     column=_COLUMN_OF_ROLE[role],
                     reason=f"it names namespace {name} with device {devpath}, but "
                     f"the device of {name} is {devpaths[name]}",
                 )
-            held[name] = (row.uuid, role)
+            held[name] = (uuid, role)
     return held
 
 
@@ -226,11 +241,17 @@ def _counts_of_blobs(instance_uuid, resources, migration_context):
 def project_counts(context, project_id, instance_uuid):
     """(what the project's other live instances use, what ``instance_uuid``
     uses), each as namespaces per resource class."""
-    others, own = collections.Counter(), collections.Counter()
     rows = context.session.execute(_OF_PROJECT, {"project_id": project_id})
-    for row in rows:
-        counts = _counts_of_blobs(row.uuid, row.resources, row.migration_context)
-        target = own if row.uuid == instance_uuid else others
+    return counts_by_rows(rows, instance_uuid)
+
+
+def counts_by_rows(rows, instance_uuid):
+    """project_counts() of rows of (uuid, project_id, resources,
+    migration_context)."""
+    others, own = collections.Counter(), collections.Counter()
+    for uuid, _, resources, migration_context in rows:
+        counts = _counts_of_blobs(uuid, resources, migration_context)
+        target = own if uuid == instance_uuid else others
         for rc, n in counts:
             target[rc] += n
     return others, own
