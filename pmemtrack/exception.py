@@ -110,10 +110,6 @@ class ObjectActionError(PmemtrackException):
     msg_fmt = "Object action %(action)s failed because: %(reason)s"
 
 
-class DatabaseSchemaError(PmemtrackException):
-    msg_fmt = "Database schema problem at %(url)s: %(reason)s"
-
-
 class _OnNode(PmemtrackException):
     """A message about one compute node: named by its host alone when the
     node is named after it (one node per host, as with libvirt)."""

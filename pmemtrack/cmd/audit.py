@@ -12,9 +12,8 @@ from pmemtrack import objects
 from pmemtrack.cmd import listing
 from pmemtrack.db import api as db_api
 from pmemtrack.objects import fields
-from pmemtrack.resource_tracker import inventory
+from pmemtrack.resource_tracker import node_view
 from pmemtrack.resource_tracker import selection
-from pmemtrack.resource_tracker import usage
 from pmemtrack.virt.libvirt import namespaces
 
 COLUMNS = ("Kind", "Host", "Namespace", "Detail")
@@ -99,8 +98,9 @@ def _read(context, manager):
     node = _compute_node(context, manager)
     configured = _configured(manager.conf)
     with db_api.context_manager.reader.using(context):
-        rows = {ns.name: ns for ns in inventory.read_namespaces(context, node.id)}
-        held = usage.held_names(context, node.host, node.hypervisor_hostname, node.uuid)
+        view = node_view.read(context, node)
+    rows = {ns.name: ns for ns in view.namespaces}
+    held = view.held
     # A host that offers nothing and holds nothing need not have the tools.
     found = _discovered(manager) if configured or rows else {}
     return _HostView(

@@ -9,9 +9,8 @@ from pmemtrack import exception
 from pmemtrack import objects
 from pmemtrack.db import api as db_api
 from pmemtrack.objects import fields
-from pmemtrack.resource_tracker import inventory
+from pmemtrack.resource_tracker import node_view
 from pmemtrack.resource_tracker import selection
-from pmemtrack.resource_tracker import usage
 from pmemtrack.virt.libvirt import config
 
 HOST_COLUMNS = (
@@ -121,10 +120,9 @@ def pmem_rows(context, node, guests=None):
     the node's hypervisor runs; None when it cannot be asked, and then no
     namespace can be found orphaned."""
     with db_api.context_manager.reader.using(context):
-        namespaces = inventory.read_namespaces(context, node.id)
-        held = usage.held_names(context, node.host, node.hypervisor_hostname, node.uuid)
+        view = node_view.read(context, node)
     rows = [
-        _row(node, ns, held.get(ns.name), (guests or {}).get(ns.devpath, []))
-        for ns in namespaces
+        _row(node, ns, view.held.get(ns.name), (guests or {}).get(ns.devpath, []))
+        for ns in view.namespaces
     ]
     return sorted(rows, key=lambda row: selection.natural_key(row[1]))

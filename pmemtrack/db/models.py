@@ -146,7 +146,7 @@ class Migration(BASE, models.SoftDeleteMixin):
 
 
 class RequestSpec(BASE):
-    """The RequestSpec an instance was scheduled with (seed 004)."""
+    """The RequestSpec an instance was scheduled with."""
 
     __tablename__ = "request_specs"
 
@@ -156,7 +156,7 @@ class RequestSpec(BASE):
 
 
 class HostResource(BASE):
-    """Unified table of host resources (seed 002): one row per namespace."""
+    """Unified table of host resources: one row per namespace."""
 
     __tablename__ = "resources"
     __table_args__ = (
@@ -206,7 +206,7 @@ class ProjectQuotaAnchor(BASE):
     """One row per project whose generation serialises its quota checks.
 
     Claims of one project on different hosts both bump this generation in their
-    transaction, so two of them can never both pass a limit (seed 003).
+    transaction, so two of them can never both pass a limit.
     """
 
     __tablename__ = "project_quota_anchors"

@@ -1,4 +1,4 @@
-"""Copying a moving instance's namespaces inside Nova (seed 001): which pairs,
+"""Copying a moving instance's namespaces inside Nova: which pairs,
 whether the flavor asks, and the verified mover shared with the standalone
 service."""
 

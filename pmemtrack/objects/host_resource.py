@@ -1,4 +1,4 @@
-"""HostResource: one row of the unified table of host resources (seed 002).
+"""HostResource: one row of the unified table of host resources.
 
 Each row says which compute node owns a resource, what class and type it is, how
 the driver finds it again (locator) and its details (metadata). Whether a

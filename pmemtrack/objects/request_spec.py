@@ -1,4 +1,5 @@
-"""RequestSpec: the constraints an instance was scheduled with (seed 004).
+"""RequestSpec: the constraints an instance was scheduled with,
+persisted per instance.
 
 Persisted at boot so a resize or cold migration is placed under the same rules;
 a resize updates the flavor (and with it the PMEM request) and saves it again.

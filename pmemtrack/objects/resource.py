@@ -1,8 +1,9 @@
 """Assigned resources: the ``instance_extra.resources`` blob, in Nova's format.
 
-These classes serialise under Nova's object namespace with Nova's names, fields and
-versions (REFERENCE.md section 2), so a blob written by Nova's vPMEM reads as is and a
-blob written here reads in Nova.
+These classes serialise under Nova's object namespace with Nova's names,
+fields and versions (Nova 34's ``Resource``, ``ResourceList`` and
+``LibvirtVPMEMDevice``, each 1.0, under ``nova_object.*`` keys), so a blob
+written by Nova's vPMEM reads as is and a blob written here reads in Nova.
 """
 
 from pmemtrack.objects import base
@@ -79,6 +80,3 @@ class ResourceList(base.ObjectListBase, base.NovaCompatibleObject):
     @property
     def keys(self):
         return {resource.key for resource in self.objects}
-
-    def of_provider(self, provider_uuid):
-        return [r for r in self.objects if r.provider_uuid == provider_uuid]

@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from pmemtrack import exception
 from pmemtrack.db import models
 
-_CN = models.ComputeNode.__table__
-_ANCHOR = models.ProjectQuotaAnchor.__table__
-_LIMIT = models.QuotaLimit.__table__
+_COMPUTE_NODES = models.ComputeNode.__table__
+_QUOTA_ANCHORS = models.ProjectQuotaAnchor.__table__
+_QUOTA_LIMITS = models.QuotaLimit.__table__
 
 
 @functools.cache
@@ -53,6 +53,20 @@ def bump(context, key_column, key, generation, what):
         raise exception.ClaimConflict(what=what, expected=generation)
 
 
+def lock_node(context, node_id):
+    """The compute node's generation, its row locked; ComputeNodeNotFound if
+    the node is gone."""
+    node_generation = lock(context, _COMPUTE_NODES.c.id, node_id)
+    if node_generation is None:
+        raise exception.ComputeNodeNotFound(node=node_id)
+    return node_generation
+
+
+def bump_node(context, node_id, node_generation):
+    bump(context, _COMPUTE_NODES.c.id, node_id, node_generation,
+         f"compute node {node_id}")  # fmt: skip
+
+
 class ClaimLocks(typing.NamedTuple):
     """What a claim's first statement locks and reads."""
 
@@ -68,18 +82,20 @@ def _claim_locks_select():
     #   LEFT JOIN quota_limits l ON l.project_id = a.project_id
     #  WHERE cn.id = :node_id
     #    FOR UPDATE OF cn, a   -- MariaDB/MySQL: FOR UPDATE (the limit rows too)
-    node, anchor = _CN, _ANCHOR
+    node, anchor = _COMPUTE_NODES, _QUOTA_ANCHORS
     return (
         sa.select(
             node.c.generation,
             anchor.c.generation.label("anchor_generation"),
-            _LIMIT.c.resource_class,
-            _LIMIT.c.hard_limit,
+            _QUOTA_LIMITS.c.resource_class,
+            _QUOTA_LIMITS.c.hard_limit,
         )
         .select_from(
             node.join(
                 anchor, anchor.c.project_id == sa.bindparam("project_id")
-            ).outerjoin(_LIMIT, _LIMIT.c.project_id == anchor.c.project_id)
+            ).outerjoin(
+                _QUOTA_LIMITS, _QUOTA_LIMITS.c.project_id == anchor.c.project_id
+            )
         )
         .where(node.c.id == sa.bindparam("node_id"))
         .with_for_update(of=[node, anchor])

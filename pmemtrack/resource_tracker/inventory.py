@@ -1,5 +1,5 @@
 """The node's namespaces in the unified resources table, kept current from the
-driver's report by the periodic pass and read by every claim."""
+driver's report by the periodic pass and read by every claim (node_view)."""
 
 import functools
 
@@ -16,7 +16,7 @@ from pmemtrack.resource_tracker import selection
 from pmemtrack.virt.namespace import DiscoveredNamespace  # noqa: F401 (re-export)
 
 LOG = logging.getLogger(__name__)
-_R = models.HostResource.__table__
+_RESOURCES = models.HostResource.__table__
 _STATE = fields.HostResourceState
 
 
@@ -41,30 +41,20 @@ def namespaces_select(tag=()):
     """The node's namespace rows (:node_id), after the ``tag`` columns."""
     # SELECT identifier, resource_class, locator, metadata, state FROM resources
     #  WHERE compute_node_id = :node_id AND resource_type = 'PMEM_NAMESPACE'
-    return sa.select(
-        *tag,
-        _R.c.identifier, _R.c.resource_class, _R.c.locator, _R.c.metadata,
-        _R.c.state,
-    ).where(
-        _R.c.compute_node_id == sa.bindparam("node_id"),
-        _R.c.resource_type == host_resource.PMEM_NAMESPACE,
-    )  # fmt: skip
+    columns = ("identifier", "resource_class", "locator", "metadata", "state")
+    return sa.select(*tag, *(_RESOURCES.c[name] for name in columns)).where(
+        _RESOURCES.c.compute_node_id == sa.bindparam("node_id"),
+        _RESOURCES.c.resource_type == host_resource.PMEM_NAMESPACE,
+    )
 
 
-_NAMESPACES_OF_NODE = namespaces_select()
-# The five columns a namespace row is read with.
+# The five columns a namespace row is read with (node_view reads them).
 NAMESPACE_COLUMNS = 5
 
 
 def namespace_of_row(row):
     """HostNamespace of (identifier, resource_class, locator, metadata, state)."""
     return _host_namespace(*row)
-
-
-def read_namespaces(context, compute_node_id):
-    """Every namespace row of the node, as HostNamespace."""
-    rows = context.session.execute(_NAMESPACES_OF_NODE, {"node_id": compute_node_id})
-    return [_host_namespace(*row) for row in rows]
 
 
 def _values(found):
@@ -86,7 +76,7 @@ def sync(context, compute_node_id, discovered, held):
     rows = {
         row.identifier: row
         for row in context.session.execute(
-            sa.select(_R).where(_R.c.compute_node_id == compute_node_id)
+            sa.select(_RESOURCES).where(_RESOURCES.c.compute_node_id == compute_node_id)
         )
     }
     report = {
@@ -101,7 +91,7 @@ def sync(context, compute_node_id, discovered, held):
         row = rows.pop(found.name, None)
         if row is None:
             context.session.execute(
-                sa.insert(_R).values(
+                sa.insert(_RESOURCES).values(
                     uuid=uuidutils.generate_uuid(),
                     compute_node_id=compute_node_id,
                     resource_type=host_resource.PMEM_NAMESPACE,
@@ -117,15 +107,17 @@ def sync(context, compute_node_id, discovered, held):
             values["state"] = _STATE.AVAILABLE
         if any(getattr(row, key) != value for key, value in values.items()):
             context.session.execute(
-                sa.update(_R).where(_R.c.id == row.id).values(updated_at=now, **values)
+                sa.update(_RESOURCES)
+                .where(_RESOURCES.c.id == row.id)
+                .values(updated_at=now, **values)
             )
             report["updated"].append(found.name)
     for name, row in rows.items():
         if name in held:
             if row.state != _STATE.UNAVAILABLE:
                 context.session.execute(
-                    sa.update(_R)
-                    .where(_R.c.id == row.id)
+                    sa.update(_RESOURCES)
+                    .where(_RESOURCES.c.id == row.id)
                     .values(state=_STATE.UNAVAILABLE, updated_at=now)
                 )
             LOG.warning(
@@ -141,7 +133,9 @@ def sync(context, compute_node_id, discovered, held):
             # again later would come back 'available' with a tenant's data.
             report["kept_dirty"].append(name)
         else:
-            context.session.execute(sa.delete(_R).where(_R.c.id == row.id))
+            context.session.execute(
+                sa.delete(_RESOURCES).where(_RESOURCES.c.id == row.id)
+            )
             report["removed"].append(name)
     return report
 
@@ -151,11 +145,12 @@ def set_state(context, compute_node_id, names, state, only_from=None):
     given); the number of rows changed."""
     if not names:
         return 0
-    query = sa.update(_R).where(
-        _R.c.compute_node_id == compute_node_id, _R.c.identifier.in_(names)
+    query = sa.update(_RESOURCES).where(
+        _RESOURCES.c.compute_node_id == compute_node_id,
+        _RESOURCES.c.identifier.in_(names),
     )
     if only_from is not None:
-        query = query.where(_R.c.state == only_from)
+        query = query.where(_RESOURCES.c.state == only_from)
     result = context.session.execute(
         query.values(state=state, updated_at=timeutils.utcnow())
     )
@@ -165,7 +160,8 @@ def set_state(context, compute_node_id, names, state, only_from=None):
 def state_of(context, compute_node_id, name):
     """The state of one namespace row, or None if the node has no such row."""
     return context.session.execute(
-        sa.select(_R.c.state).where(
-            _R.c.compute_node_id == compute_node_id, _R.c.identifier == name
+        sa.select(_RESOURCES.c.state).where(
+            _RESOURCES.c.compute_node_id == compute_node_id,
+            _RESOURCES.c.identifier == name,
         )
     ).scalar()

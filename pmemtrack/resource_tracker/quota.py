@@ -1,4 +1,4 @@
-"""Quota checked against real usage inside the claim transaction (seed 003).
+"""Quota checked against real usage inside the claim transaction.
 
 Usage is counted from the persisted assignments of the project's live instances;
 there is no usage cache and no reservation. Every claim of the project locks
@@ -16,7 +16,7 @@ from pmemtrack.db import models
 from pmemtrack.objects import quota as quota_obj
 from pmemtrack.resource_tracker import generation
 
-_A = models.ProjectQuotaAnchor.__table__
+_QUOTA_ANCHORS = models.ProjectQuotaAnchor.__table__
 
 
 # Projects whose anchor row this process has seen; rows are never deleted, so
@@ -35,11 +35,15 @@ def ensure_anchor(context, project_id):
     try:
         with db_api.context_manager.writer.independent.using(context):
             exists = context.session.execute(
-                sa.select(_A.c.id).where(_A.c.project_id == project_id)
+                sa.select(_QUOTA_ANCHORS.c.id).where(
+                    _QUOTA_ANCHORS.c.project_id == project_id
+                )
             ).first()
             if exists is None:
                 context.session.execute(
-                    sa.insert(_A).values(project_id=project_id, generation=0)
+                    sa.insert(_QUOTA_ANCHORS).values(
+                        project_id=project_id, generation=0
+                    )
                 )
     except db_exc.DBDuplicateEntry:
         pass
@@ -54,7 +58,11 @@ def forget_anchor(project_id):
 
 def bump_anchor(context, project_id, anchor):
     generation.bump(
-        context, _A.c.project_id, project_id, anchor, f"project {project_id}"
+        context,
+        _QUOTA_ANCHORS.c.project_id,
+        project_id,
+        anchor,
+        f"project {project_id}",
     )
 
 

@@ -21,7 +21,7 @@ from pmemtrack.resource_tracker import inventory
 from pmemtrack.resource_tracker import retry
 from pmemtrack.resource_tracker import usage
 
-_CN = models.ComputeNode.__table__
+_COMPUTE_NODES = models.ComputeNode.__table__
 _DIRTY = fields.HostResourceState.DIRTY
 
 
@@ -57,20 +57,18 @@ def mark_dirty(context, keys):
     if not by_provider:
         return {}
     nodes = context.session.execute(
-        sa.select(_CN.c.uuid, _CN.c.id)
-        .where(_CN.c.uuid.in_(sorted(by_provider)))
-        .order_by(_CN.c.id)
+        sa.select(_COMPUTE_NODES.c.uuid, _COMPUTE_NODES.c.id)
+        .where(_COMPUTE_NODES.c.uuid.in_(sorted(by_provider)))
+        .order_by(_COMPUTE_NODES.c.id)
     ).all()
     marked = {}
     # Nodes in id order: two releases that span the same nodes lock them in
     # the same order and cannot deadlock each other.
     for provider, node_id in nodes:
-        node_generation = generation.lock(context, _CN.c.id, node_id)
+        node_generation = generation.lock_node(context, node_id)
         names = sorted(by_provider[provider])
         inventory.set_state(context, node_id, names, _DIRTY)
-        generation.bump(
-            context, _CN.c.id, node_id, node_generation, f"compute node {node_id}"
-        )
+        generation.bump_node(context, node_id, node_generation)
         marked[node_id] = names
     return marked
 

@@ -2,7 +2,7 @@
 
 A retry must never reuse the failed transaction: on MariaDB at REPEATABLE READ
 it would re-read the same stale snapshot and could commit against capacity that
-is gone (REFERENCE.md section 5). Backoff is exponential with full jitter, so
+is gone. Backoff is exponential with full jitter, so
 racing claimers spread out instead of colliding again in lock step.
 """
 

@@ -5,23 +5,17 @@ from the unified resources table, minus those held by live instances and moves
 in progress (read from their persisted blobs), minus those a guest on the
 hypervisor uses without a live owner (orphans). The claim locks the node and the
 project's quota anchor, writes the assignment and compare-and-updates both
-generations, all in one transaction retried afresh when it loses a race.
+generations, all in one transaction (claims.py) retried afresh when it loses a
+race.
 """
-
-import collections
 
 from oslo_log import log as logging
 
 from pmemtrack import exception
-from pmemtrack import resource_class
 from pmemtrack import version
 from pmemtrack.conf import CONF
 from pmemtrack.db import api as db_api
-from pmemtrack.db import models
 from pmemtrack.objects import compute_node as compute_node_obj
-from pmemtrack.objects import fields
-from pmemtrack.objects import request_spec as request_spec_obj
-from pmemtrack.objects import resource as resource_obj
 from pmemtrack.resource_tracker import claims
 from pmemtrack.resource_tracker import generation
 from pmemtrack.resource_tracker import inventory
@@ -29,83 +23,11 @@ from pmemtrack.resource_tracker import node_view
 from pmemtrack.resource_tracker import quota
 from pmemtrack.resource_tracker import release
 from pmemtrack.resource_tracker import retry
-from pmemtrack.resource_tracker import selection
 from pmemtrack.resource_tracker import usage
 from pmemtrack.resource_tracker import wipe
 from pmemtrack.resource_tracker import writes
 
 LOG = logging.getLogger(__name__)
-_CN = models.ComputeNode.__table__
-_AVAILABLE = fields.HostResourceState.AVAILABLE
-
-
-def wanted_from_labels(labels):
-    """Resource class -> (count, label as asked), in the order first asked.
-
-    ``medium`` and ``MEDIUM`` are one class; every label counts, none is dropped.
-    """
-    wanted = collections.OrderedDict()
-    for label in labels:
-        rc = resource_class.for_label(label)
-        count, first_label = wanted.get(rc, (0, label))
-        wanted[rc] = (count + 1, first_label)
-    return wanted
-
-
-def _classes(labels):
-    return [resource_class.for_label(label) for label in labels]
-
-
-def _lock_node(context, node_id):
-    node_generation = generation.lock(context, _CN.c.id, node_id)
-    if node_generation is None:
-        raise exception.ComputeNodeNotFound(node=node_id)
-    return node_generation
-
-
-def _lock_for_claim(context, node_id, project_id):
-    locks = generation.lock_for_claim(context, node_id, project_id)
-    if locks is not None:
-        return locks
-    _lock_node(context, node_id)  # raises ComputeNodeNotFound if it is gone
-    quota.forget_anchor(project_id)
-    raise exception.ClaimConflict(what=f"project {project_id}", expected=-1)
-
-
-def _bump_node(context, node_id, node_generation):
-    generation.bump(
-        context, _CN.c.id, node_id, node_generation, f"compute node {node_id}"
-    )
-
-
-def _free(view, in_use):
-    """The namespaces of a NodeView a claim could take now: available, held
-    by no live instance, used by no guest on the hypervisor."""
-    return [
-        ns
-        for ns in view.namespaces
-        if ns.state == _AVAILABLE and ns.name not in view.held and ns.name not in in_use
-    ]
-
-
-def _resource_list(provider_uuid, chosen):
-    return resource_obj.ResourceList(
-        objects=[
-            resource_obj.Resource(
-                provider_uuid=provider_uuid,
-                resource_class=ns.resource_class,
-                identifier=ns.name,
-                metadata=resource_obj.LibvirtVPMEMDevice(
-                    label=ns.label,
-                    name=ns.name,
-                    size=ns.size,
-                    devpath=ns.devpath,
-                    align=ns.align,
-                ),
-            )
-            for ns in chosen
-        ]
-    )
 
 
 class ResourceTracker:
@@ -163,10 +85,10 @@ class ResourceTracker:
         devpaths = {ns.name: ns.devpath for ns in discovered}
 
         def work(ctx):
-            node_generation = _lock_node(ctx, node.id)
+            node_generation = generation.lock_node(ctx, node.id)
             held = usage.held_names(ctx, self.host, nodename, node.uuid, devpaths)
             report = inventory.sync(ctx, node.id, discovered, held)
-            _bump_node(ctx, node.id, node_generation)
+            generation.bump_node(ctx, node.id, node_generation)
             return report, held
 
         report, held = self._in_transactions(context, work, node, "")
@@ -262,38 +184,14 @@ class ResourceTracker:
     move_claim = resize_claim
 
     def _claim(self, context, instance, nodename, flavor, spec, keeps_current, write):
-        labels = spec.pmem_labels if spec is not None else flavor.pmem_labels()
-        policy = (
-            spec.pmem_numa_policy
-            if spec is not None
-            else request_spec_obj.PmemNumaPolicy.PREFER_SINGLE_NODE
-        )
-        wanted = wanted_from_labels(labels)
+        request = claims.Request.of(instance, flavor, spec, keeps_current)
         node = self._node(context, nodename)
-        in_use = self.driver.get_pmem_namespaces_in_use(nodename) if wanted else {}
-
-        requested = collections.Counter(
-            {rc: count for rc, (count, _) in wanted.items()}
+        in_use = (
+            self.driver.get_pmem_namespaces_in_use(nodename) if request.wanted else {}
         )
 
         def work(ctx):
-            locks = _lock_for_claim(ctx, node.id, instance.project_id)
-            limits = quota.limits_in_force(self.conf, requested, locks.overrides)
-            chosen = []
-            if wanted:
-                project = (instance.project_id, instance.uuid) if limits else None
-                view = node_view.read(ctx, node, project, verify_devpaths=True)
-                if limits:
-                    quota.check(instance.project_id, requested, keeps_current,
-                                limits, view.project_use)  # fmt: skip
-                chosen = self._choose(view, nodename, flavor, wanted, in_use, policy)
-            chosen = selection.in_request_order(chosen, _classes(labels))
-            resources = _resource_list(node.uuid, chosen) if chosen else None
-            write(ctx, node, resources)
-            _bump_node(ctx, node.id, locks.node_generation)
-            if limits:
-                quota.bump_anchor(ctx, instance.project_id, locks.anchor_generation)
-            return resources
+            return claims.claim(ctx, self.conf, node, request, in_use, write)
 
         try:
             resources = self._in_transactions(
@@ -308,38 +206,12 @@ class ResourceTracker:
                      instance.uuid, instance.project_id, self.host, nodename,
                      err)  # fmt: skip
             raise
-        if wanted:
+        if request.wanted:
             LOG.info("Claimed %s for instance %s (project %s) on %s/%s after "
                      "%d retries", ", ".join(r.identifier for r in resources or []),
                      instance.uuid, instance.project_id, self.host, nodename,
                      self.last_claim.retries)  # fmt: skip
         return resources
-
-    def _choose(self, view, nodename, flavor, wanted, in_use, policy):
-        free = _free(view, in_use)
-        offered = {ns.resource_class: ns.label for ns in view.namespaces}
-        for rc, (count, label) in wanted.items():
-            if rc not in offered:
-                raise exception.PmemLabelUnknown(
-                    flavor=flavor.name,
-                    label=label,
-                    resource_class=rc,
-                    host=self.host,
-                    node=nodename,
-                    offered=", ".join(sorted(set(offered.values()))) or "none",
-                )
-            free_count = sum(1 for ns in free if ns.resource_class == rc)
-            if free_count < count:
-                raise exception.ComputeResourcesUnavailable(
-                    host=self.host,
-                    node=nodename,
-                    label=label,
-                    resource_class=rc,
-                    wanted=count,
-                    free=free_count,
-                )
-        counts = {rc: count for rc, (count, _) in wanted.items()}
-        return selection.choose(free, counts, policy, self.host, nodename)
 
     def free_namespaces(self, context, nodename):
         """The namespaces a claim on ``nodename`` could take now, in claim order."""
@@ -347,7 +219,7 @@ class ResourceTracker:
         in_use = self.driver.get_pmem_namespaces_in_use(nodename)
         with db_api.context_manager.reader.using(context):
             view = node_view.read(context, node, verify_devpaths=True)
-        return sorted(_free(view, in_use), key=lambda ns: ns.sort_key)
+        return sorted(claims.free(view, in_use), key=lambda ns: ns.sort_key)
 
     # -- releases ------------------------------------------------------------
 

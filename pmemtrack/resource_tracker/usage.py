@@ -16,9 +16,9 @@ from pmemtrack import exception
 from pmemtrack.db import models
 from pmemtrack.objects import instance as instance_obj
 
-_I = models.Instance.__table__
-_E = models.InstanceExtra.__table__
-_M = models.Migration.__table__
+_INSTANCES = models.Instance.__table__
+_INSTANCE_EXTRA = models.InstanceExtra.__table__
+_MIGRATIONS = models.Migration.__table__
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,34 +88,53 @@ def holding_from_row(row):
 # The indexed marker finds the instances that may hold something; the blobs
 # themselves decide (the marker may outlive them).
 _HOLDS_SOMETHING = sa.and_(
-    _I.c.holds_resources == sa.true(),
-    sa.or_(_E.c.resources.is_not(None), _E.c.migration_context.is_not(None)),
+    _INSTANCES.c.holds_resources == sa.true(),
+    sa.or_(
+        _INSTANCE_EXTRA.c.resources.is_not(None),
+        _INSTANCE_EXTRA.c.migration_context.is_not(None),
+    ),
 )
 
 
 def _holdings_select(tag=(), pad=0):
     """The holding columns of live instances, after the ``tag`` columns and
     before ``pad`` NULLs: rows that can share a UNION ALL with others."""
-    joined = _I.join(_E, _E.c.instance_uuid == _I.c.uuid)
-    columns = (_I.c.uuid, _I.c.project_id, _E.c.resources, _E.c.migration_context)
+    joined = _INSTANCES.join(
+        _INSTANCE_EXTRA, _INSTANCE_EXTRA.c.instance_uuid == _INSTANCES.c.uuid
+    )
+    columns = (
+        _INSTANCES.c.uuid,
+        _INSTANCES.c.project_id,
+        _INSTANCE_EXTRA.c.resources,
+        _INSTANCE_EXTRA.c.migration_context,
+    )
     pad = [sa.cast(sa.null(), sa.String).label(f"pad{n}") for n in range(pad)]
-    return sa.select(*tag, *columns, *pad).select_from(joined).where(_I.c.deleted == 0)
+    return (
+        sa.select(*tag, *columns, *pad)
+        .select_from(joined)
+        .where(_INSTANCES.c.deleted == 0)
+    )
 
 
 def on_node_selects(tag=(), pad=0):
     """The two branches of ``_on_node_select`` (see _holdings_select)."""
     host, node = sa.bindparam("host"), sa.bindparam("node")
     placed = _holdings_select(tag, pad).where(
-        _I.c.host == host, _I.c.node == node, _HOLDS_SOMETHING
+        _INSTANCES.c.host == host, _INSTANCES.c.node == node, _HOLDS_SOMETHING
     )
     moving = (
         _holdings_select(tag, pad)
-        .join(_M, _M.c.instance_uuid == _I.c.uuid)
+        .join(_MIGRATIONS, _MIGRATIONS.c.instance_uuid == _INSTANCES.c.uuid)
         .where(
-            _E.c.migration_context.is_not(None),
+            _INSTANCE_EXTRA.c.migration_context.is_not(None),
             sa.or_(
-                sa.and_(_M.c.source_compute == host, _M.c.source_node == node),
-                sa.and_(_M.c.dest_compute == host, _M.c.dest_node == node),
+                sa.and_(
+                    _MIGRATIONS.c.source_compute == host,
+                    _MIGRATIONS.c.source_node == node,
+                ),
+                sa.and_(
+                    _MIGRATIONS.c.dest_compute == host, _MIGRATIONS.c.dest_node == node
+                ),
             ),
         )
     )
@@ -129,7 +148,7 @@ def of_project_select(tag=(), pad=0):
     #    AND i.holds_resources = true
     #    AND (e.resources IS NOT NULL OR e.migration_context IS NOT NULL)
     return _holdings_select(tag, pad).where(
-        _I.c.project_id == sa.bindparam("project_id"), _HOLDS_SOMETHING
+        _INSTANCES.c.project_id == sa.bindparam("project_id"), _HOLDS_SOMETHING
     )
 
 
@@ -161,24 +180,25 @@ def _on_node_select():
 # Built once: the claim runs them on every attempt.
 _ON_NODE = _on_node_select()
 _OF_PROJECT = of_project_select()
-OF_INSTANCE = _holdings_select().where(_I.c.uuid == sa.bindparam("uuid"))
+OF_INSTANCE = _holdings_select().where(_INSTANCES.c.uuid == sa.bindparam("uuid"))
 
 
 def held_names(context, host, node, provider_uuid, devpaths=None):
-    """name -> (instance_uuid, role) for every namespace of the node held.
-
-    ``devpaths`` (name -> the devpath discovery found) checks every holding
-    against the device actually behind the name: a blob that names a namespace
-    with another device's path is corrupted (a guest defined from it, or a wipe,
-    would hit another tenant's device), and raises CorruptedBlob.
-    """
+    """held_by_rows() of the holders of (host, node), read now."""
     rows = context.session.execute(_ON_NODE, {"host": host, "node": node}).all()
     return held_by_rows(rows, provider_uuid, devpaths)
 
 
 def held_by_rows(rows, provider_uuid, devpaths=None):
-    """held_names() of rows of (uuid, project_id, resources,
-    migration_context)."""
+    """name -> (instance_uuid, role) for every namespace of the node
+    ``provider_uuid`` that rows of (uuid, project_id, resources,
+    migration_context) hold.
+
+    ``devpaths`` (name -> the devpath behind the name) checks every holding
+    against the device actually behind the name: a blob that names a namespace
+    with another device's path is corrupted (a guest defined from it, or a wipe,
+    would hit another tenant's device), and raises CorruptedBlob.
+    """
     held = {}
     for uuid, _, resources, migration_context in rows:
         for provider, name, role, devpath in _held_quads(

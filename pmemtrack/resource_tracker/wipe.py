@@ -21,15 +21,13 @@ from oslo_log import log as logging
 
 from pmemtrack import exception
 from pmemtrack.db import api as db_api
-from pmemtrack.db import models
 from pmemtrack.objects import fields
 from pmemtrack.resource_tracker import generation
 from pmemtrack.resource_tracker import inventory
+from pmemtrack.resource_tracker import node_view
 from pmemtrack.resource_tracker import retry
-from pmemtrack.resource_tracker import usage
 
 LOG = logging.getLogger(__name__)
-_CN = models.ComputeNode.__table__
 _STATE = fields.HostResourceState
 
 
@@ -51,10 +49,10 @@ def _candidates(context, driver, node, only, discovered):
     found = {ns.name: ns for ns in discovered}
     in_use = driver.get_pmem_namespaces_in_use(nodename)
     with db_api.context_manager.reader.using(context):
-        rows = inventory.read_namespaces(context, node.id)
-        held = usage.held_names(context, node.host, nodename, node.uuid)
+        view = node_view.read(context, node)
+    held = view.held
     devices = []
-    for ns in rows:
+    for ns in view.namespaces:
         if ns.state != _STATE.DIRTY or (only is not None and ns.name not in only):
             continue
         if ns.name in held:
@@ -95,12 +93,10 @@ def _decided_with_node_bumped(context, conf, node, decide):
     """
 
     def work(ctx):
-        node_generation = generation.lock(ctx, _CN.c.id, node.id)
+        node_generation = generation.lock_node(ctx, node.id)
         if not decide(ctx):
             return False
-        generation.bump(
-            ctx, _CN.c.id, node.id, node_generation, f"compute node {node.id}"
-        )
+        generation.bump_node(ctx, node.id, node_generation)
         return True
 
     describe = {"instance_uuid": "-", "node": node.hypervisor_hostname}

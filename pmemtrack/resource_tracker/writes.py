@@ -15,9 +15,9 @@ from pmemtrack.objects import base
 from pmemtrack.objects import instance as instance_obj
 from pmemtrack.objects import migration_context as mc_obj
 
-_I = models.Instance.__table__
-_E = models.InstanceExtra.__table__
-_M = models.Migration.__table__
+_INSTANCES = models.Instance.__table__
+_INSTANCE_EXTRA = models.InstanceExtra.__table__
+_MIGRATIONS = models.Migration.__table__
 
 
 def _blob(obj):
@@ -26,9 +26,11 @@ def _blob(obj):
 
 def _read_extra(context, instance_uuid, column):
     query = (
-        sa.select(_E.c[column])
-        .join(_I, _I.c.uuid == _E.c.instance_uuid)
-        .where(_E.c.instance_uuid == instance_uuid, _I.c.deleted == 0)
+        sa.select(_INSTANCE_EXTRA.c[column])
+        .join(_INSTANCES, _INSTANCES.c.uuid == _INSTANCE_EXTRA.c.instance_uuid)
+        .where(
+            _INSTANCE_EXTRA.c.instance_uuid == instance_uuid, _INSTANCES.c.deleted == 0
+        )
     )
     row = context.session.execute(query).first()
     if row is None:
@@ -62,8 +64,11 @@ def _instance_update(placement, marker):
     if marker:
         values["holds_resources"] = sa.bindparam("holds")
     return (
-        sa.update(_I)
-        .where(_I.c.uuid == sa.bindparam("instance_uuid"), _I.c.deleted == 0)
+        sa.update(_INSTANCES)
+        .where(
+            _INSTANCES.c.uuid == sa.bindparam("instance_uuid"),
+            _INSTANCES.c.deleted == 0,
+        )
         .values(**values)
     )
 
@@ -73,8 +78,8 @@ def _blobs_update(columns):
     # UPDATE instance_extra SET <column> = :new_<column>, ..., updated_at = :now
     #  WHERE instance_uuid = :of_instance
     return (
-        sa.update(_E)
-        .where(_E.c.instance_uuid == sa.bindparam("of_instance"))
+        sa.update(_INSTANCE_EXTRA)
+        .where(_INSTANCE_EXTRA.c.instance_uuid == sa.bindparam("of_instance"))
         .values(updated_at=sa.bindparam("now"),
                 **{c: sa.bindparam(f"new_{c}") for c in columns})
     )  # fmt: skip
@@ -119,16 +124,16 @@ def unassign(context, instance):
 def delete(context, instance):
     now = timeutils.utcnow()
     result = context.session.execute(
-        sa.update(_I)
-        .where(_I.c.uuid == instance.uuid, _I.c.deleted == 0)
-        .values(deleted=_I.c.id, deleted_at=now)
+        sa.update(_INSTANCES)
+        .where(_INSTANCES.c.uuid == instance.uuid, _INSTANCES.c.deleted == 0)
+        .values(deleted=_INSTANCES.c.id, deleted_at=now)
     )
     if result.rowcount != 1:
         raise exception.InstanceNotFound(instance_uuid=instance.uuid)
     context.session.execute(
-        sa.update(_E)
-        .where(_E.c.instance_uuid == instance.uuid)
-        .values(deleted=_E.c.id, deleted_at=now)
+        sa.update(_INSTANCE_EXTRA)
+        .where(_INSTANCE_EXTRA.c.instance_uuid == instance.uuid)
+        .values(deleted=_INSTANCE_EXTRA.c.id, deleted_at=now)
     )
 
 
@@ -143,12 +148,12 @@ def _check_move_nodes(context, instance_uuid, migration_id, node):
     #  WHERE m.id = :migration_id AND i.uuid = :instance_uuid AND i.deleted = 0
     row = context.session.execute(
         sa.select(
-            _M.c.source_compute, _M.c.source_node, _M.c.dest_compute,
-            _M.c.dest_node, _I.c.host, _I.c.node,
+            _MIGRATIONS.c.source_compute, _MIGRATIONS.c.source_node, _MIGRATIONS.c.dest_compute,
+            _MIGRATIONS.c.dest_node, _INSTANCES.c.host, _INSTANCES.c.node,
         )
-        .join(_I, _I.c.uuid == _M.c.instance_uuid)
-        .where(_M.c.id == migration_id, _I.c.uuid == instance_uuid,
-               _I.c.deleted == 0)
+        .join(_INSTANCES, _INSTANCES.c.uuid == _MIGRATIONS.c.instance_uuid)
+        .where(_MIGRATIONS.c.id == migration_id, _INSTANCES.c.uuid == instance_uuid,
+               _INSTANCES.c.deleted == 0)
     ).first()  # fmt: skip
     expected = (node.host, node.hypervisor_hostname)
     if row is None or row[:2] != row[4:] or row[2:4] != expected:

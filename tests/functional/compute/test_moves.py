@@ -170,7 +170,11 @@ def test_a_corrupted_byte_fails_the_checksum_and_rolls_back(cloud):
     old_data = fill(instance)
 
     def corrupt(old, new):
-        hosts.write_device(new.devpath, b"\x5a", offset=2 * MiB + 7)
+        # Every bit of one copied byte flipped: a constant byte would leave
+        # the copy intact whenever the random data already held it (1 in 256).
+        offset = 2 * MiB + 7
+        copied = hosts.read_device(new.devpath, offset + 1)[offset]
+        hosts.write_device(new.devpath, bytes([copied ^ 0xFF]), offset=offset)
 
     cloud.driver("compute1").mover_options["before_verify"] = corrupt
     with pytest.raises(mover.CopyFailed, match="(?i)checksum|sha256|differ"):

@@ -1,4 +1,4 @@
-"""The unified host resources table (seed 002) on every backend."""
+"""The unified host resources table on every backend."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""RequestSpec persisted per instance (seed 004), on every backend."""
+"""RequestSpec persisted per instance, on every backend."""
 
 import pytest
 import sqlalchemy as sa

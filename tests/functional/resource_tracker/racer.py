@@ -15,6 +15,7 @@ from pmemtrack import context as pmt_context
 from pmemtrack import exception
 from pmemtrack import objects
 from pmemtrack.db import api as db_api
+from pmemtrack.resource_tracker import generation
 from pmemtrack.resource_tracker import tracker as rt
 from pmemtrack.virt import fake
 
@@ -90,11 +91,11 @@ def claim_and_die(url, host, instance_uuid, in_transaction):
     objects.register_all()
     ctx = pmt_context.get_admin_context()
 
-    def stall(context, node_id, generation):
+    def stall(context, node_id, node_generation):
         # The assignment is written; the node's generation is not bumped yet.
         in_transaction.set()
         os.kill(os.getpid(), signal.SIGSTOP)
 
-    rt._bump_node = stall
+    generation.bump_node = stall
     instance = objects.Instance.get_by_uuid(ctx, instance_uuid, ["flavor"])
     rt.ResourceTracker(host, fake.FakeDriver()).instance_claim(ctx, instance, host)

@@ -11,7 +11,7 @@ from pmemtrack.objects import base
 PROVIDER = "3f1f2b6c-7f0e-4f43-9d7a-0a4c8a9a1b11"
 INSTANCE = "c0ffee00-1111-4222-8333-444455556666"
 
-# instance_extra.resources as Nova's vPMEM writes it (REFERENCE.md section 2).
+# instance_extra.resources as Nova's vPMEM writes it (Nova 34's object names and versions).
 NOVA_BLOB = json.dumps(
     {
         "nova_object.name": "ResourceList",

@@ -3,8 +3,8 @@
 import pytest
 
 from pmemtrack import exception
+from pmemtrack.resource_tracker import claims
 from pmemtrack.resource_tracker import selection
-from pmemtrack.resource_tracker import tracker
 
 MEDIUM = "CUSTOM_PMEM_NAMESPACE_MEDIUM"
 LARGE = "CUSTOM_PMEM_NAMESPACE_LARGE"
@@ -57,5 +57,5 @@ def test_namespaces_without_numa_node_come_last():
 
 
 def test_labels_are_counted_after_normalisation_and_none_dropped():
-    wanted = tracker.wanted_from_labels(["medium", "MEDIUM", "Large", "medium"])
+    wanted = claims.wanted_from_labels(["medium", "MEDIUM", "Large", "medium"])
     assert dict(wanted) == {MEDIUM: (3, "medium"), LARGE: (1, "Large")}

@@ -1,4 +1,4 @@
-"""Unified host resources table (seed 002) and quota without reservations (seed 003).
+"""Unified host resources table, and quota counted from usage without reservations.
 
 Revision ID: 0002
 Revises: 0001
