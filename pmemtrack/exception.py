@@ -214,6 +214,14 @@ class HypervisorUnavailable(PmemtrackException):
     msg_fmt = "Cannot reach the hypervisor at %(uri)s: %(reason)s"
 
 
+class LibvirtPythonMissing(PmemtrackException):
+    msg_fmt = (
+        "libvirt-python is not installed (%(reason)s): install pmemtrack with "
+        "its libvirt extra, pip install 'pmemtrack[libvirt]' (it compiles "
+        "against the host's libvirt development files, libvirt-dev)."
+    )
+
+
 class InstanceNotOnHypervisor(NotFound):
     msg_fmt = "Instance %(instance_uuid)s has no domain %(domain)s on the hypervisor."
 

@@ -1,7 +1,10 @@
 """The connection to libvirt, opened lazily, and the domains behind it.
 
-libvirt-python is an optional extra: where it is not installed pmemtrack's
-pure-Python fake stands in (it only knows ``test:///default``).
+libvirt-python is the ``libvirt`` extra of the package (it compiles against
+the host's libvirt). Where it is missing the service stops at start-up with
+LibvirtPythonMissing: nothing ever stands in for libvirt, so a guest is never
+"defined" on a hypervisor that does not exist. Tests and the demo use
+libvirt's own ``test:///`` driver.
 """
 
 import importlib
@@ -17,17 +20,17 @@ _libvirt = None
 
 
 def libvirt_module():
-    """libvirt-python if installed, else the fake; imported on first use."""
+    """libvirt-python, imported on first use; LibvirtPythonMissing if it is
+    not installed."""
     global _libvirt
     if _libvirt is None:
         try:
-            _libvirt = importlib.import_module("libvirt")
-        except ImportError:
-            LOG.info("libvirt-python is not installed; using pmemtrack's fake.")
-            _libvirt = importlib.import_module("pmemtrack.virt.libvirt.fakelibvirt")
+            module = importlib.import_module("libvirt")
+        except ImportError as err:
+            raise exception.LibvirtPythonMissing(reason=err) from err
         # libvirt prints every error on stderr besides raising it; we raise.
-        if hasattr(_libvirt, "registerErrorHandler"):
-            _libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+        module.registerErrorHandler(lambda _ctx, _err: None, None)
+        _libvirt = module
     return _libvirt
 
 
