@@ -20,6 +20,7 @@ from pmemtrack.cmd import common
 from pmemtrack.cmd import migrations
 from pmemtrack.cmd import progress_bar
 from pmemtrack.conf import CONF
+from pmemtrack.sandbox import embedded
 
 LOG = logging.getLogger(__name__)
 _ATTRS = ["flavor", "resources"]
@@ -36,7 +37,7 @@ def _open_deployment(copies=False, start=True):
         common.open_database_at_head()
         found = deployment.configured(CONF)
     else:
-        found = deployment.embedded(CONF.state_dir, loopback_ssh=copies)
+        found = embedded.embedded(CONF.state_dir, loopback_ssh=copies)
     atexit.register(found.close)
     context = pmt_context.get_admin_context()
     if start:
@@ -279,7 +280,7 @@ class Demo(app.Command):
 
     def take_action(self, parsed_args):
         # Imported here: the demo pulls in multiprocessing and the SSH server.
-        from pmemtrack import demo
+        from pmemtrack.sandbox import demo
 
         return demo.run(parsed_args.format, keep=parsed_args.keep)
 

@@ -12,7 +12,7 @@ from oslo_config import cfg
 
 from pmemtrack.nova import data_copy
 from pmemtrack.nova import privileged
-from pmemtrack.virt.libvirt import simulated
+from pmemtrack.sandbox import simulated
 
 MiB = 1024 * 1024
 PATTERN = b"copied by the privileged daemon " * 4096

@@ -18,9 +18,9 @@ from nova import objects
 from nova.tests import fixtures as nova_fixtures
 from nova.tests.functional.libvirt import base
 
-from pmemtrack.loopback_sshd import SSHServer
 from pmemtrack.nova import privileged
-from pmemtrack.virt.libvirt import simulated
+from pmemtrack.sandbox import simulated
+from pmemtrack.sandbox.loopback_sshd import SSHServer
 
 MiB = 1024 * 1024
 SMALL, BIG = 8 * MiB, 16 * MiB

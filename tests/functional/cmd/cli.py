@@ -112,7 +112,7 @@ def show_guest_to_other_processes(manager, xml):
     """libvirt's test driver builds a private hypervisor from its node file on
     every connection, <domain> children included: a guest written there is
     one the CLI's own connection sees."""
-    # The URI percent-encodes the path (deployment.libvirt_test_uri).
+    # The URI percent-encodes the path (pmemtrack.sandbox.embedded.libvirt_test_uri).
     path = urllib.parse.unquote(manager.conf.libvirt.connection_uri[len(_TEST_URI) :])
     with open(path) as f:
         text = f.read()

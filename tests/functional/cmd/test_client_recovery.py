@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from pmemtrack import loopback_sshd
+from pmemtrack.sandbox import loopback_sshd
 from tests.fixtures import sshd
 from tests.functional.cmd import cli
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from pmemtrack import objects
-from pmemtrack.virt.libvirt import simulated
+from pmemtrack.sandbox import simulated
 from tests.fixtures import hosts
 from tests.functional.cmd import cli
 

@@ -14,7 +14,7 @@ from tests.functional.cmd import cli
 
 DB = "pmemtrack.sqlite"
 HOSTS = ("compute1", "compute2")
-# Namespaces per simulated host (deployment.EMBEDDED_LAYOUT): one device each.
+# Namespaces per simulated host (pmemtrack.sandbox.embedded.EMBEDDED_LAYOUT): one device each.
 DEVICES_PER_HOST = 6
 # Files that hold neither guest data nor secrets, in 0700 directories: the
 # simulated namespace list is 0644 on purpose (see simulated._write_list).

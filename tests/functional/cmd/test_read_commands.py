@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from pmemtrack import deployment
 from pmemtrack import objects
+from pmemtrack.sandbox import embedded
 from tests.fixtures import hosts
 from tests.functional.cmd import cli
 
@@ -36,7 +36,7 @@ def test_listing_servers_and_migrations_changes_no_row(backend, tmp_path):
         "compute1", home=tmp_path,
     )  # fmt: skip
     assert created.returncode == 0, created.stderr
-    before = _rows(f"{state}/{deployment.DB_FILE}")
+    before = _rows(f"{state}/{embedded.DB_FILE}")
 
     for command in (
         ["server", "list"],
@@ -47,7 +47,7 @@ def test_listing_servers_and_migrations_changes_no_row(backend, tmp_path):
         done = cli.embedded(state, *command, home=tmp_path)
         assert done.returncode == 0, (command, done.stderr)
 
-    assert _rows(f"{state}/{deployment.DB_FILE}") == before
+    assert _rows(f"{state}/{embedded.DB_FILE}") == before
     assert before["compute_nodes"], "the create reported the inventory"
 
 

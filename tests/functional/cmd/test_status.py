@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from sqlalchemy.engine import url as sa_url
 
-from pmemtrack.virt.libvirt import simulated
+from pmemtrack.sandbox import simulated
 from tests.functional.cmd import cli
 
 MiB = 1024 * 1024

@@ -6,8 +6,8 @@ import os
 import pytest
 
 from pmemtrack import exception
+from pmemtrack.sandbox import simulated
 from pmemtrack.virt.libvirt import host as libvirt_host
-from pmemtrack.virt.libvirt import simulated
 from tests.fixtures import hosts
 from tests.fixtures import libvirt_schema
 

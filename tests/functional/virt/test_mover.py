@@ -17,9 +17,9 @@ from oslo_config import cfg
 import pytest
 
 from pmemtrack import conf as pmt_conf
+from pmemtrack.sandbox import simulated
 from pmemtrack.virt.libvirt import mover
 from pmemtrack.virt.libvirt import privileged
-from pmemtrack.virt.libvirt import simulated
 from pmemtrack.virt.libvirt import ssh
 from tests.fixtures import sshd
 

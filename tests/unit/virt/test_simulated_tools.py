@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from pmemtrack.virt.libvirt import simulated
+from pmemtrack.sandbox import simulated
 
 MiB = 1024 * 1024
 BINDIR = os.path.dirname(sys.executable)
@@ -83,7 +83,7 @@ def test_create_namespace_makes_a_sparse_device_file(root):
 
 _CREATE_WORLD = """
 import sys
-from pmemtrack.virt.libvirt import simulated
+from pmemtrack.sandbox import simulated
 simulated.create_namespace(sys.argv[1], "ns0", 4 * 1024 * 1024)
 simulated.create_dax_device(sys.argv[1], 4 * 1024 * 1024)
 """

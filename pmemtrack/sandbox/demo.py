@@ -18,9 +18,9 @@ import uuid
 import prettytable
 
 from pmemtrack import context as pmt_context
-from pmemtrack import deployment
 from pmemtrack import exception
 from pmemtrack import objects
+from pmemtrack.sandbox import embedded
 
 MiB = 1024 * 1024
 BURST_PROCESSES = 4
@@ -137,7 +137,7 @@ def run(fmt="table", keep=False):
     notes = sys.stdout if fmt == "table" else sys.stderr
     print(f"pmemtrack demo: two simulated compute hosts under {state_dir}", file=notes)
     try:
-        cloud = deployment.embedded(state_dir, loopback_ssh=True)
+        cloud = embedded.embedded(state_dir, loopback_ssh=True)
         ctx = pmt_context.get_admin_context()
         try:
             _steps(story, cloud, ctx, state_dir)
@@ -344,7 +344,7 @@ def _claimer(state_dir, instance_uuids, results):
 
 def _claim_all(state_dir, instance_uuids, outcome):
     objects.register_all()
-    cloud = deployment.embedded(state_dir)
+    cloud = embedded.embedded(state_dir)
     ctx = pmt_context.get_admin_context()
     tracker = cloud.managers["compute2"].tracker
     for instance_uuid in instance_uuids:

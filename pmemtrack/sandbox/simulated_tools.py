@@ -23,7 +23,7 @@ import os
 import stat
 import sys
 
-from pmemtrack.virt.libvirt import simulated
+from pmemtrack.sandbox import simulated
 
 EXIT_SUCCESS = 0
 EXIT_FAILURE = 1
