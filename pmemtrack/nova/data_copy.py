@@ -173,22 +173,22 @@ class DataCopier:
         destination = _Destination(dest, settings, self.options.wipe_timeout)
         copy_tools = tools(self.options)
         news = [new for _, new in device_pairs]
-        with mover.Mover(
-            copy_tools,
-            dest,
-            settings,
-            stall_timeout=self.options.stall_timeout,
-            chunk_size=self.options.chunk_size,
-            lease_token=token,
-        ) as data_mover:
-            try:
-                for new in news:
-                    grant = lease.grant_argv(copy_tools.lease_path(new.devpath), token)
-                    destination.run(grant)
-                return [data_mover.copy(old, new) for old, new in device_pairs]
-            except Exception:
-                self._zero_destination(copy_tools, destination, news)
-                raise
+        try:
+            for new in news:
+                grant = lease.grant_argv(copy_tools.lease_path(new.devpath), token)
+                destination.run(grant)
+            return mover.copy_namespaces(
+                device_pairs,
+                copy_tools,
+                dest=dest,
+                ssh_settings=settings,
+                stall_timeout=self.options.stall_timeout,
+                chunk_size=self.options.chunk_size,
+                lease_token=token,
+            )
+        except Exception:
+            self._zero_destination(copy_tools, destination, news)
+            raise
 
     @staticmethod
     def _zero_destination(copy_tools, destination, devices):

@@ -21,7 +21,6 @@ from pmemtrack.virt.libvirt import lease
 from pmemtrack.virt.libvirt import mover
 from pmemtrack.virt.libvirt import namespaces
 from pmemtrack.virt.libvirt import privileged
-from pmemtrack.virt.libvirt import ssh
 
 LOG = logging.getLogger(__name__)
 CONF = pmt_conf.CONF
@@ -370,19 +369,15 @@ class LibvirtDriver(driver.ComputeDriver):
         for old, _new in pairs:
             if self._discovered_device(old) is None:
                 raise exception.UndiscoveredDevice(path=old.devpath)
-        options = self.conf.migration
-        settings = ssh.Settings.from_conf(options) if dest_address else None
-        with mover.Mover(
+        return mover.copy_namespaces_conf(
+            pairs,
             self.tools,
             dest_address,
-            settings,
-            stall_timeout=options.stall_timeout,
-            chunk_size=options.chunk_size,
-            progress=progress,
+            self.conf.migration,
+            progress,
             lease_token=lease_token,
             **self.mover_options,
-        ) as data_mover:
-            return [data_mover.copy(old, new) for old, new in pairs]
+        )
 
     def finish_migration(self, context, migration, instance, disk_info,
                          network_info, image_meta, resize_instance, allocations,

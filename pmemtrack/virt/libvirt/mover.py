@@ -294,8 +294,10 @@ def copy_namespaces(
     return [future.result() for future in futures]
 
 
-def copy_namespaces_conf(pairs, tools, dest, migration_conf, progress=None):
-    """``copy_namespaces`` with the ``[migration]`` options."""
+def copy_namespaces_conf(pairs, tools, dest, migration_conf, progress=None,
+                         **options):  # fmt: skip
+    """``copy_namespaces`` with the ``[migration]`` options (SSH settings,
+    stall timeout, parallel streams, chunk size): how a move copies."""
     return copy_namespaces(
         pairs,
         tools,
@@ -305,4 +307,5 @@ def copy_namespaces_conf(pairs, tools, dest, migration_conf, progress=None):
         stall_timeout=migration_conf.stall_timeout,
         parallel_streams=migration_conf.parallel_streams,
         chunk_size=migration_conf.chunk_size,
+        **options,
     )

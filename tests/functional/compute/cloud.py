@@ -12,7 +12,8 @@ RUNNING, SHUTDOWN = 1, 4
 
 
 class Cloud:
-    def __init__(self, ctx, tmp_path, server, sizes=None):
+    def __init__(self, ctx, tmp_path, server, sizes=None, **migration):
+        """``migration``: more [migration] options for both hosts."""
         sizes = sizes or {}
         self.ctx = ctx
         self.managers = {
@@ -22,6 +23,7 @@ class Cloud:
                 {"SMALL": 2, "BIG": 2},
                 size=sizes.get(name, 8 * MiB),
                 **hosts.ssh_options(server),
+                **migration,
             )
             for name in ("compute1", "compute2")
         }

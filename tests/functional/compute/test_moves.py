@@ -2,6 +2,7 @@
 machine, a real sshd on 127.0.0.1, the tracker on a real DB."""
 
 import os
+import threading
 
 import pytest
 
@@ -57,6 +58,29 @@ def test_resize_to_another_host_copies_then_confirm_wipes_the_source(cloud):
     assert cloud.free("compute1") == [f"compute1-ns{i}" for i in range(4)]
     assert cloud.driver("compute1").list_instances() == []
     assert hosts.read_device(new_path) == data
+
+
+def test_a_move_copies_its_namespaces_in_parallel_streams(ctx, tmp_path,
+                                                          sshd_server):  # fmt: skip
+    # [migration] parallel_streams = 2: the two namespaces of the instance
+    # travel at once, each over its own SSH connection, on two threads.
+    cloud = Cloud(ctx, tmp_path, sshd_server, parallel_streams=2)
+    instance = cloud.api.create(ctx, hosts.flavor("SMALL,SMALL"), "compute1",
+                                "project-a")  # fmt: skip
+    old_data = fill(instance)
+    copying_threads = set()
+
+    def progress(report):
+        copying_threads.add(threading.get_ident())
+
+    cloud.api.resize(ctx, instance, hosts.flavor("BIG,BIG"), "compute2", True,
+                     progress=progress)  # fmt: skip
+
+    assert instance.host == "compute2"
+    assert len(copying_threads) == 2
+    assert threading.get_ident() not in copying_threads
+    new_paths = devpaths(instance.resources)
+    assert [hosts.read_device(p) for p in new_paths] == list(old_data.values())
 
 
 def test_revert_finds_the_source_data_intact_and_the_destination_wiped(cloud):
