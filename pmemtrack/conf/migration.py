@@ -69,6 +69,14 @@ migration_opts = [
         max=64 * 1024 * 1024,
         help="Bytes read and sent at a time while copying namespace data.",
     ),
+    cfg.FloatOpt(
+        "progress_interval",
+        default=1.0,
+        min=0,
+        help="Seconds between two progress reports of one namespace copy (a "
+        "log line, and the progress shown by the CLI); 0 reports after every "
+        "chunk.",
+    ),
     cfg.IntOpt(
         "parallel_streams",
         default=1,

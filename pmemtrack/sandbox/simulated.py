@@ -11,6 +11,11 @@ world kept here under one root directory:
     Standalone dax devices (CXL memory, soft-reserved memory) in the format of
     ``daxctl list``. Devices behind devdax namespaces are not stored here: they
     are derived from ``ndctl.json``.
+``root/faults.json``
+    Faults the stand-ins inject, as a JSON array (empty or missing: none).
+    ``{"flip_byte_at": N}``: every write into a device of this host leaves
+    the byte at device offset N with every bit flipped, as failing media
+    would; a copy's verification must catch it.
 ``root/dev/<chardev>``
     One sparse regular file per dax character device, exactly as large as the
     device. Namespaces in other modes and devices in system-ram mode have no
@@ -34,6 +39,7 @@ ENV_VAR = "PMEMTRACK_SIMULATED_PATH"
 NDCTL_FILE = "ndctl.json"
 DAXCTL_FILE = "daxctl.json"
 DEV_DIR = "dev"
+FAULTS_FILE = "faults.json"
 LOCK_FILE = ".lock"
 
 # Guest data is the owner's alone, as on a real host where /dev/daxN.M is
@@ -121,6 +127,18 @@ def _write_list(root, filename, entries):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def flip_written_byte_at(root, offset):
+    """From now on, every write into a device of this world flips the byte
+    at ``offset`` (see ``faults.json`` above)."""
+    _write_list(root, FAULTS_FILE, [{"flip_byte_at": int(offset)}])
+
+
+def write_faults(root):
+    """The device offsets whose byte a write flips."""
+    return [entry["flip_byte_at"] for entry in _read_list(root, FAULTS_FILE)
+            if "flip_byte_at" in entry]  # fmt: skip
 
 
 def load_namespaces(root):

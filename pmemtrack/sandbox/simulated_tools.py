@@ -567,7 +567,22 @@ def _run_daxio(request, root):
             end.check_offset()
             _grow_pipe(end.fd)
     copied = _transfer(request, src, dst)
+    if dst.is_device and not request.zero:
+        _inject_write_faults(root, dst, copied)
     _stderr(f'daxio: copied {copied} bytes to device "{dst.name}"')
+
+
+def _inject_write_faults(root, dst, copied):
+    """Failing media (simulated.flip_written_byte_at): each faulty offset
+    this write covered ends up with every bit flipped."""
+    for offset in simulated.write_faults(root):
+        if dst.offset <= offset < dst.offset + copied:
+            fd = os.open(dst.name, os.O_RDWR)
+            try:
+                (byte,) = os.pread(fd, 1, offset)
+                os.pwrite(fd, bytes([byte ^ 0xFF]), offset)
+            finally:
+                os.close(fd)
 
 
 def daxio_main(argv=None):

@@ -67,8 +67,6 @@ class LibvirtDriver(driver.ComputeDriver):
         self.tools = privileged.Tools(conf.pmem)
         self._config_pairs = None
         self._namespaces = []
-        # Extra keyword arguments for the data mover (tests inject faults here).
-        self.mover_options = {}
 
     # -- start-up and inventory ----------------------------------------------
 
@@ -376,7 +374,6 @@ class LibvirtDriver(driver.ComputeDriver):
             self.conf.migration,
             progress,
             lease_token=lease_token,
-            **self.mover_options,
         )
 
     def finish_migration(self, context, migration, instance, disk_info,

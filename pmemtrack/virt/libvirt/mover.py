@@ -79,8 +79,7 @@ class Mover:
     """Copies namespaces to ``dest`` (an address; None: this host).
 
     ``progress`` gets a ``Progress`` at most every ``progress_interval``
-    seconds; ``before_verify(old, new)`` runs between the copy and the
-    checksums; setting ``cancelled`` (an Event) stops a copy in progress.
+    seconds; setting ``cancelled`` (an Event) stops a copy in progress.
     With ``lease_token``, every writer at the destination runs under the
     namespace's write lease (``lease.py``) and refuses to write once it no
     longer holds that token.
@@ -95,7 +94,6 @@ class Mover:
         chunk_size=1024 * 1024,
         progress=None,
         progress_interval=PROGRESS_INTERVAL,
-        before_verify=None,
         cancelled=None,
         lease_token=None,
     ):
@@ -108,7 +106,6 @@ class Mover:
         self.chunk_size = chunk_size
         self.progress = progress
         self.progress_interval = progress_interval
-        self.before_verify = before_verify
         self.cancelled = cancelled or threading.Event()
         self.lease_token = lease_token
         self.connection = None
@@ -119,8 +116,6 @@ class Mover:
         check_sizes([(old, new)], self.where)
         try:
             result = self._copy(old, new)
-            if self.before_verify is not None:
-                self.before_verify(old, new)
             started = time.monotonic()
             result.checksum = self._verify(old, new)
             result.verify_seconds = time.monotonic() - started
@@ -297,7 +292,8 @@ def copy_namespaces(
 def copy_namespaces_conf(pairs, tools, dest, migration_conf, progress=None,
                          **options):  # fmt: skip
     """``copy_namespaces`` with the ``[migration]`` options (SSH settings,
-    stall timeout, parallel streams, chunk size): how a move copies."""
+    stall timeout, parallel streams, chunk size, progress interval): how a
+    move copies."""
     return copy_namespaces(
         pairs,
         tools,
@@ -307,5 +303,6 @@ def copy_namespaces_conf(pairs, tools, dest, migration_conf, progress=None,
         stall_timeout=migration_conf.stall_timeout,
         parallel_streams=migration_conf.parallel_streams,
         chunk_size=migration_conf.chunk_size,
+        progress_interval=migration_conf.progress_interval,
         **options,
     )

@@ -222,7 +222,7 @@ def test_a_stalled_destination_never_writes_into_a_namespace_given_out_again(
     [path] = devpaths(instance.resources)
     hosts.write_device(path, b"\x5a" * (60 * MiB))
     big.managers["compute1"].conf.set_override("stall_timeout", 2, "migration")
-    big.driver("compute1").mover_options["progress_interval"] = 0
+    big.managers["compute1"].conf.set_override("progress_interval", 0, "migration")
     frozen = []
 
     def freeze(progress):

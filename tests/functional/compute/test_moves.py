@@ -8,6 +8,7 @@ import pytest
 
 from pmemtrack import exception
 from pmemtrack import objects
+from pmemtrack.sandbox import simulated
 from pmemtrack.virt.libvirt import mover
 from tests.fixtures import hosts
 from tests.functional.compute import cloud as cloud_fixture
@@ -193,14 +194,8 @@ def test_a_corrupted_byte_fails_the_checksum_and_rolls_back(cloud):
     instance = cloud.boot("SMALL")
     old_data = fill(instance)
 
-    def corrupt(old, new):
-        # Every bit of one copied byte flipped: a constant byte would leave
-        # the copy intact whenever the random data already held it (1 in 256).
-        offset = 2 * MiB + 7
-        copied = hosts.read_device(new.devpath, offset + 1)[offset]
-        hosts.write_device(new.devpath, bytes([copied ^ 0xFF]), offset=offset)
-
-    cloud.driver("compute1").mover_options["before_verify"] = corrupt
+    # compute2's media flips a byte of every namespace it is written.
+    simulated.flip_written_byte_at(cloud.driver("compute2").tools.root, 2 * MiB + 7)
     with pytest.raises(mover.CopyFailed, match="(?i)checksum|sha256|differ"):
         cloud.api.resize(cloud.ctx, instance, hosts.flavor("BIG"), "compute2", True)
 
@@ -225,7 +220,7 @@ def test_a_connection_killed_mid_copy_rolls_back(ctx, tmp_path, sshd_server):
         if 0 < progress.done < progress.total:
             sshd_server.kill_connections()
 
-    cloud.driver("compute1").mover_options["progress_interval"] = 0
+    cloud.managers["compute1"].conf.set_override("progress_interval", 0, "migration")
     with pytest.raises(mover.CopyFailed):
         cloud.api.resize(
             cloud.ctx, instance, hosts.flavor("BIG"), "compute2", True, progress=kill

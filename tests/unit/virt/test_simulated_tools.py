@@ -295,6 +295,24 @@ def test_daxio_copies_a_range_of_a_device(root, dax):
     assert done.stdout == read(dax, 12345, 100000)
 
 
+def test_failing_media_flips_the_byte_a_write_covers_and_only_it(root, dax):
+    simulated.flip_written_byte_at(root, 4096 + 10)
+    data = os.urandom(MiB)
+
+    covered = run("daxio", "-i", "/dev/stdin", "-o", dax, "-s", "4096",
+                  root=root, stdin=data)  # fmt: skip
+    before_zeroing = read(dax, 4096, MiB)
+    elsewhere = run("daxio", "-i", "/dev/stdin", "-o", dax, "-s", "2M",
+                    root=root, stdin=data)  # fmt: skip
+    zeroed = run("daxio", "-z", "-o", dax, root=root)
+
+    assert covered.returncode == elsewhere.returncode == zeroed.returncode == 0
+    expected = bytearray(data)
+    expected[10] ^= 0xFF
+    assert before_zeroing == bytes(expected)
+    assert read(dax) == bytes(4 * MiB)  # a wipe is never corrupted
+
+
 def test_daxio_copies_stdin_into_a_device(root, dax):
     before = read(dax)
     data = os.urandom(MiB + 17)
