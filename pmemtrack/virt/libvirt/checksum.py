@@ -3,7 +3,8 @@
 import re
 import shlex
 
-from pmemtrack.virt.libvirt import copy_errors
+from pmemtrack import exception
+from pmemtrack.virt.libvirt import daxio_report
 from pmemtrack.virt.libvirt import daxio_stream
 from pmemtrack.virt.libvirt import ssh
 
@@ -24,13 +25,15 @@ _HEX = re.compile(r"^[0-9a-f]{64}$")
 def parse_hash(result, length, where):
     exit_line = _EXIT.search(result.stderr)
     if exit_line is None:
-        raise copy_errors.Failed(f"checksum on {where} failed: {result.stderr.strip()}")
+        raise exception.CopyStepFailed(
+            f"checksum on {where} failed: {result.stderr.strip()}"
+        )
     stderr = _EXIT.sub("", result.stderr)
     daxio = ssh.Result(int(exit_line.group(1)), b"", stderr)
-    copy_errors.check_daxio(daxio, length, where)
+    daxio_report.check_daxio(daxio, length, where)
     digest = result.stdout.decode(errors="replace").split()[:1]
     if result.exit_status != 0 or not digest or not _HEX.match(digest[0]):
-        raise copy_errors.Failed(
+        raise exception.CopyStepFailed(
             f"checksum on {where} failed (exit {result.exit_status}): {stderr.strip()}"
         )
     return digest[0]
@@ -60,7 +63,7 @@ class Checksums:
             here.abort()
         theirs = parse_hash(there, old.size, self.where)
         if ours != theirs:
-            raise copy_errors.Failed(
+            raise exception.CopyStepFailed(
                 f"checksums differ after the copy: {old.devpath} here has "
                 f"sha256 {ours}, {new.devpath} on {self.where} has {theirs}"
             )

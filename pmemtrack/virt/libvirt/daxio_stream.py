@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 import threading
 
-from pmemtrack.virt.libvirt import copy_errors
+from pmemtrack import exception
 from pmemtrack.virt.libvirt import extents
 from pmemtrack.virt.libvirt import ssh
 
@@ -38,7 +38,7 @@ def _wait_for(fd, writing, timeout):
         else select.select([fd], [], [], timeout)
     )
     if not any(ready):
-        raise copy_errors.Failed(f"no progress for {timeout} seconds")
+        raise exception.CopyStepFailed(f"no progress for {timeout} seconds")
 
 
 class LocalProcess:
@@ -105,7 +105,7 @@ class LocalProcess:
         try:
             status = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
-            raise copy_errors.Failed(
+            raise exception.CopyStepFailed(
                 f"{self.command} did not end within {timeout:.0f} s"
             )
         stdout = b"" if self._out is None else _read_back(self._out)
@@ -155,7 +155,9 @@ class Source:
             try:
                 item = self._ready.get(timeout=self.timeout)
             except queue.Empty:
-                raise copy_errors.Failed(f"no progress for {self.timeout} seconds")
+                raise exception.CopyStepFailed(
+                    f"no progress for {self.timeout} seconds"
+                )
             if item is None:
                 return
             if isinstance(item, Exception):
@@ -201,11 +203,11 @@ class Source:
                 return self._free.get(timeout=_POLL_INTERVAL)
             except queue.Empty:
                 continue
-        raise copy_errors.Failed("stopped")
+        raise exception.CopyStepFailed("stopped")
 
     def _ended_early(self):
         result = self.process.wait(self.timeout)
-        raise copy_errors.Failed(
+        raise exception.CopyStepFailed(
             f"the source ended early (daxio exited with {result.exit_status}): "
             f"{result.stderr.strip() or '(nothing on stderr)'}"
         )

@@ -4,7 +4,8 @@ A destination namespace is known to hold only zeros, so only the extents
 holding data are written, each by its own daxio.
 """
 
-from pmemtrack.virt.libvirt import copy_errors
+from pmemtrack import exception
+from pmemtrack.virt.libvirt import daxio_report
 
 # Zeros are found 2 MiB at a time: the usual devdax alignment, and a size at
 # which comparing with a zero buffer costs about 40 ms per GiB.
@@ -74,8 +75,8 @@ class Extents:
 
     def _stopped(self):
         result = self.sink.wait(self.mover.stall_timeout)
-        copy_errors.check_daxio(result, None, self.mover.where)
-        raise copy_errors.Failed(
+        daxio_report.check_daxio(result, None, self.mover.where)
+        raise exception.CopyStepFailed(
             f"daxio on {self.mover.where} stopped reading after "
             f"{self.sink_sent} bytes: {result.stderr.strip()}"
         )
@@ -98,7 +99,7 @@ class Extents:
                 result = sink.wait(self.mover.stall_timeout)
             finally:
                 sink.abort()
-            copy_errors.check_daxio(result, expected, self.mover.where)
+            daxio_report.check_daxio(result, expected, self.mover.where)
 
     def finish(self):
         if self.sink is not None:

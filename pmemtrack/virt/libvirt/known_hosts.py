@@ -11,7 +11,7 @@ import os
 from oslo_log import log as logging
 import paramiko
 
-from pmemtrack.virt.libvirt import ssh_errors
+from pmemtrack import exception
 
 LOG = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class _Policy(paramiko.MissingHostKeyPolicy, metaclass=abc.ABCMeta):
         known = client.get_host_keys().lookup(hostname)
         if known:
             expected = ", ".join(key_text(k) for k in known.values())
-            raise ssh_errors.HostKeyChanged(**self._values(key, expected=expected))
+            raise exception.HostKeyChanged(**self._values(key, expected=expected))
         self.unknown(client, hostname, key)
 
     @abc.abstractmethod
@@ -54,7 +54,7 @@ class _Policy(paramiko.MissingHostKeyPolicy, metaclass=abc.ABCMeta):
 
 class RejectPolicy(_Policy):
     def unknown(self, client, hostname, key):
-        raise ssh_errors.HostKeyRejected(**self._values(key))
+        raise exception.HostKeyRejected(**self._values(key))
 
 
 class WarnPolicy(_Policy):

@@ -20,13 +20,13 @@ import time
 
 from oslo_log import log as logging
 
+from pmemtrack import exception
 from pmemtrack.virt.libvirt import checksum
-from pmemtrack.virt.libvirt import copy_errors
+from pmemtrack.virt.libvirt import daxio_report
 from pmemtrack.virt.libvirt import daxio_stream
 from pmemtrack.virt.libvirt import extents
 from pmemtrack.virt.libvirt import ssh
 from pmemtrack.virt.libvirt.checksum import VERIFY_MIN_RATE
-from pmemtrack.virt.libvirt.copy_errors import CopyFailed
 from pmemtrack.virt.libvirt.daxio_stream import PIPE_SIZE
 from pmemtrack.virt.libvirt.daxio_stream import READ_AHEAD
 from pmemtrack.virt.libvirt.daxio_stream import ZERO_REPORT
@@ -46,7 +46,6 @@ __all__ = [
     "VERIFY_MIN_RATE",
     "ZERO_GAP",
     "ZERO_REPORT",
-    "CopyFailed",
     "CopyResult",
     "Mover",
     "Progress",
@@ -120,7 +119,7 @@ class Mover:
             result.checksum = self._verify(old, new)
             result.verify_seconds = time.monotonic() - started
             result.verified = True
-        except (copy_errors.Failed, ssh.SSHError, OSError, EOFError) as err:
+        except (exception.CopyStepFailed, exception.SSHError, OSError, EOFError) as err:
             raise self._failed(old, new, err) from err
         LOG.info(
             "Copied %s to %s: %d bytes (%d sent) in %.1f s, %.1f MB/s; "
@@ -141,7 +140,7 @@ class Mover:
         computed on both hosts at once; CopyFailed if they differ."""
         try:
             return self._verify(old, new)
-        except (copy_errors.Failed, ssh.SSHError, OSError, EOFError) as err:
+        except (exception.CopyStepFailed, exception.SSHError, OSError, EOFError) as err:
             raise self._failed(old, new, err) from err
 
     def close(self):
@@ -159,7 +158,9 @@ class Mover:
         return f"{new.name} ({new.devpath}) on {self.where}"
 
     def _failed(self, old, new, err):
-        return CopyFailed(namespace=old.name, destination=self._target(new), reason=err)
+        return exception.CopyFailed(
+            namespace=old.name, destination=self._target(new), reason=err
+        )
 
     def _connect(self):
         if self.dest is not None and self.connection is None:
@@ -175,7 +176,7 @@ class Mover:
         try:
             self._stream(old, source, runs)
             runs.finish()
-            copy_errors.check_daxio(source.finish(), old.size, "this host")
+            daxio_report.check_daxio(source.finish(), old.size, "this host")
         finally:
             source.abort()
             runs.abort()
@@ -194,7 +195,7 @@ class Mover:
         )
         for offset, length, view in source.chunks():
             if self.cancelled.is_set():
-                raise copy_errors.Failed("cancelled: another namespace failed")
+                raise exception.CopyStepFailed("cancelled: another namespace failed")
             if view is None:
                 runs.zeros(length)
             else:
@@ -226,7 +227,7 @@ def check_sizes(pairs, where):
     """Refuse, before any byte moves, a destination smaller than its source."""
     for old, new in pairs:
         if new.size < old.size:
-            raise CopyFailed(
+            raise exception.CopyFailed(
                 namespace=old.name,
                 destination=f"{new.name} ({new.devpath}) on {where}",
                 reason=f"it holds {new.size} bytes, fewer than the {old.size} "

@@ -5,8 +5,8 @@ import time
 
 import paramiko
 
+from pmemtrack import exception
 from pmemtrack.virt.libvirt import gcm_writer
-from pmemtrack.virt.libvirt import ssh_errors
 
 # How often a blocked read looks at the clock and at the connection.
 _POLL_INTERVAL = 0.2
@@ -32,14 +32,14 @@ class RemoteProcess:
 
     def _lost(self, err):
         return self.connection.error(
-            ssh_errors.SSHConnectionLost,
+            exception.SSHConnectionLost,
             command=self.command,
-            reason=ssh_errors.why(err),
+            reason=exception.text_of(err),
         )
 
     def _timed_out(self, timeout):
         return self.connection.error(
-            ssh_errors.SSHCommandTimedOut, command=self.command, timeout=timeout
+            exception.SSHCommandTimedOut, command=self.command, timeout=timeout
         )
 
     def write(self, data):

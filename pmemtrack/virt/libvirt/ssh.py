@@ -12,8 +12,8 @@ import socket
 
 import paramiko
 
+from pmemtrack import exception
 from pmemtrack.virt.libvirt import known_hosts
-from pmemtrack.virt.libvirt import ssh_errors
 from pmemtrack.virt.libvirt.gcm_writer import BATCH_PACKETS
 from pmemtrack.virt.libvirt.known_hosts import POLICIES
 from pmemtrack.virt.libvirt.known_hosts import AutoAddPolicy
@@ -21,13 +21,6 @@ from pmemtrack.virt.libvirt.known_hosts import RejectPolicy
 from pmemtrack.virt.libvirt.known_hosts import WarnPolicy
 from pmemtrack.virt.libvirt.remote_process import RemoteProcess
 from pmemtrack.virt.libvirt.remote_process import Result
-from pmemtrack.virt.libvirt.ssh_errors import HostKeyChanged
-from pmemtrack.virt.libvirt.ssh_errors import HostKeyRejected
-from pmemtrack.virt.libvirt.ssh_errors import SSHAuthFailed
-from pmemtrack.virt.libvirt.ssh_errors import SSHCommandTimedOut
-from pmemtrack.virt.libvirt.ssh_errors import SSHConnectFailed
-from pmemtrack.virt.libvirt.ssh_errors import SSHConnectionLost
-from pmemtrack.virt.libvirt.ssh_errors import SSHError
 
 __all__ = [
     "BATCH_PACKETS",
@@ -39,16 +32,9 @@ __all__ = [
     "WINDOW_SIZE",
     "AutoAddPolicy",
     "Connection",
-    "HostKeyChanged",
-    "HostKeyRejected",
     "RejectPolicy",
     "RemoteProcess",
     "Result",
-    "SSHAuthFailed",
-    "SSHCommandTimedOut",
-    "SSHConnectFailed",
-    "SSHConnectionLost",
-    "SSHError",
     "Settings",
     "WarnPolicy",
     "connect",
@@ -118,7 +104,7 @@ def _load_key(settings, values):
     try:
         return paramiko.PKey.from_path(settings.key_file)
     except (OSError, paramiko.SSHException, ValueError) as err:
-        raise SSHConnectFailed(
+        raise exception.SSHConnectFailed(
             reason=f"cannot use private key {settings.key_file}: {err}", **values
         )
 
@@ -157,7 +143,7 @@ def _connect_client(client, host, settings, key, values):
             transport_factory=_transport,
         )
     except paramiko.BadHostKeyException as err:
-        raise HostKeyChanged(
+        raise exception.HostKeyChanged(
             key_type=err.key.get_name(),
             fingerprint=err.key.fingerprint,
             expected=known_hosts.key_text(err.expected_key),
@@ -166,11 +152,11 @@ def _connect_client(client, host, settings, key, values):
             **values,
         )
     except paramiko.AuthenticationException as err:
-        raise SSHAuthFailed(
-            key_file=settings.key_file, reason=ssh_errors.why(err), **values
+        raise exception.SSHAuthFailed(
+            key_file=settings.key_file, reason=exception.text_of(err), **values
         )
     except (paramiko.SSHException, OSError, EOFError) as err:
-        raise SSHConnectFailed(reason=ssh_errors.why(err), **values)
+        raise exception.SSHConnectFailed(reason=exception.text_of(err), **values)
     client.get_transport().set_keepalive(KEEPALIVE_INTERVAL)
 
 

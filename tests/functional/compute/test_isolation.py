@@ -14,7 +14,6 @@ from pmemtrack import objects
 from pmemtrack.compute import api as compute_api
 from pmemtrack.compute import resize
 from pmemtrack.db import models
-from pmemtrack.virt.libvirt import mover
 from tests.fixtures import hosts
 from tests.functional.compute.cloud import Cloud
 from tests.functional.compute.cloud import MiB
@@ -229,7 +228,7 @@ def test_a_stalled_destination_never_writes_into_a_namespace_given_out_again(
         if progress.done >= 8 * MiB and not frozen:
             frozen.extend(sshd_server.kill_connections(signal.SIGSTOP))
 
-    with pytest.raises(mover.CopyFailed, match="no progress for 2 seconds"):
+    with pytest.raises(exception.CopyFailed, match="no progress for 2 seconds"):
         big.api.resize(
             big.ctx, instance, hosts.flavor("BIG"), "compute2", True, progress=freeze
         )

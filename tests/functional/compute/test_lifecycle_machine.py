@@ -29,7 +29,6 @@ import sqlalchemy as sa
 
 from pmemtrack import exception
 from pmemtrack.db import models
-from pmemtrack.virt.libvirt import mover
 from tests import conftest
 from tests.fixtures import hosts
 from tests.functional.compute.cloud import MOVE_STEPS
@@ -177,7 +176,7 @@ class Lifecycle(RuleBasedStateMachine):
             self.cloud.api.resize(
                 self.cloud.ctx, instance, hosts.flavor(pmem), host, copy
             )
-        except REFUSALS + (mover.CopyFailed,):
+        except REFUSALS + (exception.CopyFailed,):
             return
         zeros = self._zeros(instance)
         if copy:
@@ -232,7 +231,7 @@ class Lifecycle(RuleBasedStateMachine):
             crash_mid_move(
                 self.cloud, instance, "SMALL,BIG", dest=host, until=until, copy=copy
             )
-        except REFUSALS + (mover.CopyFailed,):
+        except REFUSALS + (exception.CopyFailed,):
             pass  # the crash came at the refusal: the move stays abandoned
         self.stuck.add(instance.uuid)
 

@@ -9,7 +9,6 @@ import pytest
 from pmemtrack import exception
 from pmemtrack import objects
 from pmemtrack.sandbox import simulated
-from pmemtrack.virt.libvirt import mover
 from tests.fixtures import hosts
 from tests.functional.compute import cloud as cloud_fixture
 
@@ -183,7 +182,7 @@ def test_daxio_failing_at_the_destination_leaves_the_instance_on_the_source(clou
     old_data = fill(instance)
     _break_free_devices(cloud, "compute2")
 
-    with pytest.raises(mover.CopyFailed, match="compute2-ns"):
+    with pytest.raises(exception.CopyFailed, match="compute2-ns"):
         cloud.api.resize(cloud.ctx, instance, hosts.flavor("BIG"), "compute2", True)
 
     assert_back_on_source(cloud, instance, old_data)
@@ -196,7 +195,7 @@ def test_a_corrupted_byte_fails_the_checksum_and_rolls_back(cloud):
 
     # compute2's media flips a byte of every namespace it is written.
     simulated.flip_written_byte_at(cloud.driver("compute2").tools.root, 2 * MiB + 7)
-    with pytest.raises(mover.CopyFailed, match="(?i)checksum|sha256|differ"):
+    with pytest.raises(exception.CopyFailed, match="(?i)checksum|sha256|differ"):
         cloud.api.resize(cloud.ctx, instance, hosts.flavor("BIG"), "compute2", True)
 
     assert_back_on_source(cloud, instance, old_data)
@@ -221,7 +220,7 @@ def test_a_connection_killed_mid_copy_rolls_back(ctx, tmp_path, sshd_server):
             sshd_server.kill_connections()
 
     cloud.managers["compute1"].conf.set_override("progress_interval", 0, "migration")
-    with pytest.raises(mover.CopyFailed):
+    with pytest.raises(exception.CopyFailed):
         cloud.api.resize(
             cloud.ctx, instance, hosts.flavor("BIG"), "compute2", True, progress=kill
         )

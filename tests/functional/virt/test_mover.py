@@ -17,6 +17,7 @@ from oslo_config import cfg
 import pytest
 
 from pmemtrack import conf as pmt_conf
+from pmemtrack import exception
 from pmemtrack.sandbox import simulated
 from pmemtrack.virt.libvirt import mover
 from pmemtrack.virt.libvirt import privileged
@@ -250,7 +251,7 @@ def test_smaller_destination_refused_before_any_byte_moves(tools, source, dest):
         user="nobody", key_file="/nonexistent", known_hosts_file="/x"
     )
 
-    with pytest.raises(mover.CopyFailed) as err:
+    with pytest.raises(exception.CopyFailed) as err:
         mover.copy_namespaces(
             [(old, new)], tools, dest="127.0.0.1", ssh_settings=nowhere
         )
@@ -267,7 +268,7 @@ def test_unknown_host_key_refused_under_reject(server, tools, source, dest):
     empty = os.path.join(server.directory, "empty_known_hosts")
     open(empty, "w").close()
 
-    with pytest.raises(mover.CopyFailed) as err:
+    with pytest.raises(exception.CopyFailed) as err:
         copy(
             server,
             tools,
@@ -275,7 +276,7 @@ def test_unknown_host_key_refused_under_reject(server, tools, source, dest):
             ssh_settings=settings(server, known_hosts=empty),
         )
 
-    assert isinstance(err.value.__cause__, ssh.HostKeyRejected)
+    assert isinstance(err.value.__cause__, exception.HostKeyRejected)
     assert "host_key_policy is reject" in str(err.value)
     assert f"port {server.port}" in str(err.value)
     assert read(new) == bytes(new.size)
@@ -312,7 +313,7 @@ def test_changed_host_key_always_refused(server, tmp_path, policy):
     line = f"[{server.address}]:{server.port} {' '.join(public.split()[:2])}\n"
     known_hosts.write_text(line)
 
-    with pytest.raises(ssh.HostKeyChanged) as err:
+    with pytest.raises(exception.HostKeyChanged) as err:
         ssh.connect(server.address, settings(server, policy, str(known_hosts)))
 
     assert "holds ssh-ed25519 SHA256:" in str(err.value)
@@ -324,7 +325,7 @@ def test_key_not_authorized_refused(server, tmp_path):
     sshd.keygen(stranger, "stranger")
     wrong = dataclasses.replace(settings(server), key_file=stranger)
 
-    with pytest.raises(ssh.SSHAuthFailed) as err:
+    with pytest.raises(exception.SSHAuthFailed) as err:
         ssh.connect(server.address, wrong)
 
     assert stranger in str(err.value)
@@ -377,7 +378,7 @@ def test_daxio_failing_at_destination(server, tools, source, dest):
     stray.write_bytes(bytes(4 * MiB))
     new = Namespace("new", str(stray), 4 * MiB)
 
-    with pytest.raises(mover.CopyFailed) as err:
+    with pytest.raises(exception.CopyFailed) as err:
         copy(server, tools, [(old, new)])
 
     message = str(err.value)
@@ -396,7 +397,7 @@ def test_failing_stream_stops_the_others(server, tools, source, dest):
     stray.write_bytes(bytes(8 * MiB))
     pairs[1] = (pairs[1][0], Namespace("new1", str(stray), 8 * MiB))
 
-    with pytest.raises(mover.CopyFailed) as err:
+    with pytest.raises(exception.CopyFailed) as err:
         copy(server, tools, pairs, parallel_streams=2)
 
     assert "namespace old1 to new1" in str(err.value)
@@ -408,7 +409,7 @@ def test_daxio_failing_at_source(server, tools, source, dest):
     old = Namespace("old", str(source / "dev" / "missing"), 4 * MiB)
     new = make_namespace(dest, "new", 4 * MiB)
 
-    with pytest.raises(mover.CopyFailed) as err:
+    with pytest.raises(exception.CopyFailed) as err:
         copy(server, tools, [(old, new)])
 
     assert "daxio exited with 1" in str(err.value)
@@ -454,12 +455,12 @@ def test_connection_killed_mid_copy(server, tools, source, dest):
             killed.extend(server.kill_connections())
 
     started = time.monotonic()
-    with pytest.raises(mover.CopyFailed) as err:
+    with pytest.raises(exception.CopyFailed) as err:
         copy(server, tools, [(old, new)], progress=cut, progress_interval=0)
 
     assert killed
     assert time.monotonic() - started < 30
-    assert isinstance(err.value.__cause__, ssh.SSHConnectionLost)
+    assert isinstance(err.value.__cause__, exception.SSHConnectionLost)
     assert f"{server.user}@127.0.0.1 port {server.port} was lost" in str(err.value)
     assert _local_daxios() == []
 
@@ -474,7 +475,7 @@ def test_stalled_destination_times_out(server, tools, source, dest):
             stopped.extend(server.kill_connections(signal.SIGSTOP))
 
     started = time.monotonic()
-    with pytest.raises(mover.CopyFailed) as err:
+    with pytest.raises(exception.CopyFailed) as err:
         copy(
             server,
             tools,
@@ -498,7 +499,7 @@ def test_corrupted_destination_fails_verification(server, tools, source, dest):
     # The destination's media flips a byte of whatever is written there.
     simulated.flip_written_byte_at(str(dest), 123456)
 
-    with pytest.raises(mover.CopyFailed) as err:
+    with pytest.raises(exception.CopyFailed) as err:
         copy(server, tools, [(old, new)])
 
     assert "checksums differ" in str(err.value)
@@ -514,5 +515,5 @@ def test_verify_can_run_on_its_own(server, tools, source, dest):
         m.copy(old, new)
         assert m.verify(old, new) == sha256(data)
         write(new, old.size - 1, bytes([data[-1] ^ 0x80]))
-        with pytest.raises(mover.CopyFailed, match="checksums differ"):
+        with pytest.raises(exception.CopyFailed, match="checksums differ"):
             m.verify(old, new)

@@ -1,4 +1,4 @@
-"""How copying a namespace fails, and what daxio's report says about it."""
+"""What daxio's report of a copy says: whether it copied what it was asked."""
 
 import re
 
@@ -7,23 +7,17 @@ from pmemtrack import exception
 _COPIED = re.compile(r"copied (\d+) bytes")
 
 
-class CopyFailed(exception.PmemtrackException):
-    msg_fmt = "Copying namespace %(namespace)s to %(destination)s failed: %(reason)s"
-
-
-class Failed(Exception):
-    """Why a copy failed; ``Mover.copy`` turns it into CopyFailed."""
-
-
 def check_daxio(result, expected, where):
     """Raise unless daxio exited 0 having copied ``expected`` bytes (None:
     any number)."""
     text = result.stderr.strip() or "(nothing on stderr)"
     if result.exit_status != 0:
-        raise Failed(f"daxio on {where} exited with {result.exit_status}: {text}")
+        raise exception.CopyStepFailed(
+            f"daxio on {where} exited with {result.exit_status}: {text}"
+        )
     copied = _COPIED.findall(result.stderr)
     if expected is not None and (not copied or int(copied[-1]) != expected):
-        raise Failed(
+        raise exception.CopyStepFailed(
             f"daxio on {where} copied {copied[-1] if copied else 'no'} bytes "
             f"where {expected} were expected: {text}"
         )
