@@ -17,10 +17,12 @@ from pmemtrack.db import api as db_api
 
 LOG = logging.getLogger(__name__)
 
-# PostgreSQL serialization failure and deadlock; MySQL deadlock and lock wait
-# timeout. oslo.db maps only some of these to DBDeadlock.
-_PG_RETRY_CODES = {"40001", "40P01"}
-_MYSQL_RETRY_CODES = {1213, 1205}
+# oslo.db turns MySQL's deadlock and lock wait timeout (1213, 1205, Galera's
+# certification failures among them) and PostgreSQL's deadlock into
+# DBDeadlock. It maps neither PostgreSQL's serialization failure (40001: a
+# lost race at REPEATABLE READ or above) nor SQLite's busy database, so only
+# those are matched here.
+_PG_SERIALIZATION_FAILURE = "40001"
 
 
 def is_retryable(err):
@@ -28,10 +30,7 @@ def is_retryable(err):
         return True
     inner = getattr(err, "inner_exception", None)
     orig = getattr(inner, "orig", inner)
-    if getattr(orig, "pgcode", None) in _PG_RETRY_CODES:
-        return True
-    args = getattr(orig, "args", ())
-    if args and args[0] in _MYSQL_RETRY_CODES:
+    if getattr(orig, "pgcode", None) == _PG_SERIALIZATION_FAILURE:
         return True
     return "database is locked" in str(orig or err)
 
