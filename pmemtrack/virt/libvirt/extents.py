@@ -27,12 +27,19 @@ def is_zero(buf, n):
 
 class Extents:
     """The runs of data written into one destination namespace, each by its
-    own daxio; runs of zeros shorter than ZERO_GAP are written too."""
+    own daxio; runs of zeros shorter than ZERO_GAP are written too.
 
-    def __init__(self, mover, new, size):
-        self.mover = mover
-        self.new = new
+    ``open_sink(offset, length)`` starts the writer of one run (a daxio
+    writing its stdin into the namespace from ``offset``); ``where`` names
+    the destination in errors.
+    """
+
+    def __init__(self, open_sink, size, chunk_size, stall_timeout, where):
+        self.open_sink = open_sink
         self.size = size
+        self.chunk_size = chunk_size
+        self.stall_timeout = stall_timeout
+        self.where = where
         self.sink = None
         self.sink_sent = 0
         self.gap = 0
@@ -60,12 +67,12 @@ class Extents:
         # Where the run ends is unknown while the source streams by, so -l
         # is where the copied data ends; daxio stops at our EOF and reports
         # what it copied, which must be what we sent.
-        self.sink = self.mover.open_sink(self.new.devpath, offset, self.size - offset)
+        self.sink = self.open_sink(offset, self.size - offset)
         self.sink_sent = 0
         self.count += 1
 
     def _write(self, view):
-        step = self.mover.chunk_size
+        step = self.chunk_size
         for start in range(0, len(view), step):
             piece = view[start : start + step]
             if not self.sink.write(piece):
@@ -74,10 +81,10 @@ class Extents:
         self.sent += len(view)
 
     def _stopped(self):
-        result = self.sink.wait(self.mover.stall_timeout)
-        daxio_report.check_daxio(result, None, self.mover.where)
+        result = self.sink.wait(self.stall_timeout)
+        daxio_report.check_daxio(result, None, self.where)
         raise exception.CopyStepFailed(
-            f"daxio on {self.mover.where} stopped reading after "
+            f"daxio on {self.where} stopped reading after "
             f"{self.sink_sent} bytes: {result.stderr.strip()}"
         )
 
@@ -96,10 +103,10 @@ class Extents:
                 return
             self.pending.pop(0)
             try:
-                result = sink.wait(self.mover.stall_timeout)
+                result = sink.wait(self.stall_timeout)
             finally:
                 sink.abort()
-            daxio_report.check_daxio(result, expected, self.mover.where)
+            daxio_report.check_daxio(result, expected, self.where)
 
     def finish(self):
         if self.sink is not None:

@@ -14,6 +14,7 @@ the stream ends are always left out.
 
 import concurrent.futures
 import dataclasses
+import functools
 import shlex
 import threading
 import time
@@ -172,7 +173,13 @@ class Mover:
         started = time.monotonic()
         argv = self.tools.argv("daxio", "-i", old.devpath, "-l", str(old.size))
         source = daxio_stream.Source(argv, self.tools.env, self.stall_timeout, old.size)
-        runs = extents.Extents(self, new, old.size)
+        runs = extents.Extents(
+            functools.partial(self.open_sink, new.devpath),
+            old.size,
+            self.chunk_size,
+            self.stall_timeout,
+            self.where,
+        )
         try:
             self._stream(old, source, runs)
             runs.finish()
