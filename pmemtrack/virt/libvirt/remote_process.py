@@ -30,6 +30,12 @@ class RemoteProcess:
             raise self._lost(err)
         self._writer = gcm_writer.GcmWriter.for_channel(self.channel) or self.channel
 
+    @property
+    def batched(self):
+        """True when stdin goes through GcmWriter's batches (AES-GCM, the
+        paramiko releases setup.cfg allows), False on paramiko's own path."""
+        return isinstance(self._writer, gcm_writer.GcmWriter)
+
     def _lost(self, err):
         return self.connection.error(
             exception.SSHConnectionLost,

@@ -101,6 +101,21 @@ def sha256(data):
 # -- the data arrives ---------------------------------------------------------
 
 
+def test_copies_over_aes_gcm_take_the_batched_fast_path(server):
+    # Fails, rather than falling back, on a paramiko release whose
+    # packetizer gcm_writer does not recognise: setup.cfg bounds paramiko to
+    # the releases where this passes.
+    connection = ssh.connect(server.address, settings(server))
+    try:
+        process = connection.start("cat > /dev/null", 10)
+        assert process.write(b"x" * MiB)
+        assert process.batched
+        process.close_stdin()
+        assert process.wait(10).exit_status == 0
+    finally:
+        connection.close()
+
+
 def test_random_data_arrives_byte_identical(server, tools, source, dest):
     old = make_namespace(source, "old", 8 * MiB)
     new = make_namespace(dest, "new", 8 * MiB)
