@@ -250,6 +250,18 @@ class LibvirtDriver(driver.ComputeDriver):
 
     def _define_and_start(self, instance, resources, power_on=True,
                           column="instance_extra.resources"):  # fmt: skip
+        """The instance's guest, on ``resources``. A guest already defined
+        under its name is replaced: the DB has just placed the instance here,
+        so a running one is a leftover of an evacuation away from this host
+        whose service never came back to remove it (it writes to namespaces
+        already released, which cannot be wiped while it runs)."""
+        leftover = self.host.lookup(domain_name(instance))
+        if leftover is not None:
+            if leftover.isActive():
+                LOG.warning("Replacing the running guest %s of instance %s left "
+                            "on this host", leftover.name(), instance.uuid)  # fmt: skip
+            self._stop(leftover)
+            leftover.undefine()
         domain = self.host.define(self._guest_xml(instance, resources, column))
         if power_on:
             domain.create()
@@ -383,7 +395,7 @@ class LibvirtDriver(driver.ComputeDriver):
         """Start the guest at the destination on its new namespaces."""
         resources = instance.migration_context.new_resources
         if migration.source_compute == migration.dest_compute:
-            self._undefine(instance)
+            self._undefine(instance)  # the stopped source guest: no leftover
         try:
             self._define_and_start(
                 instance, resources, power_on, "instance_extra.migration_context"
@@ -402,5 +414,5 @@ class LibvirtDriver(driver.ComputeDriver):
                                 share_info=None):  # fmt: skip
         """Run the guest on the source again, on its old namespaces (the
         tracker has already put them back in ``instance.resources``)."""
-        self._undefine(instance)
+        self._undefine(instance)  # the guest of the move's destination, if here
         self._define_and_start(instance, instance.resources, power_on)

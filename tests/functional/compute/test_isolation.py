@@ -198,6 +198,43 @@ def test_an_evacuated_hosts_namespaces_are_wiped_when_it_comes_back(
         assert cloud.driver("compute2").get_info(instance).state == RUNNING
 
 
+@pytest.mark.parametrize("back_by", ["evacuation", "migration"])
+def test_moving_back_to_a_host_that_still_runs_the_old_guest_replaces_it(
+    cloud, back_by
+):
+    """compute1 was only cut off: its guest of the instance still runs on the
+    namespaces the evacuation released. Moved back before compute1's service
+    restarts, the instance runs there on its new namespaces; the old guest is
+    gone, and what it wrote is wiped."""
+    instance = cloud.boot("SMALL")
+    [old_path] = fill(instance)
+    cloud.api.evacuate(cloud.ctx, instance, "compute2")
+    [data] = fill(instance).values()
+
+    if back_by == "evacuation":
+        cloud.api.evacuate(cloud.ctx, instance, "compute1")
+    else:
+        cloud.api.migrate(cloud.ctx, instance, "compute1", copy_pmem_devices=True)
+        cloud.api.confirm(cloud.ctx, instance)
+
+    assert instance.host == "compute1"
+    assert instance.vm_state == "active"
+    [new_path] = devpaths(instance.resources)
+    assert cloud.driver("compute1").guest_nvdimm_paths(instance) == [new_path]
+    assert cloud.driver("compute1").get_info(instance).state == RUNNING
+    if back_by == "evacuation":
+        assert is_zero(new_path)
+    else:
+        assert hosts.read_device(new_path) == data
+    cloud.managers["compute1"].update_available_resource(cloud.ctx)
+    cloud.managers["compute2"].update_available_resource(cloud.ctx)
+    assert cloud.driver("compute2").list_instances() == []
+    if old_path != new_path:
+        assert is_zero(old_path)
+    assert_every_free_namespace_is_zero(cloud, "compute1")
+    assert_every_free_namespace_is_zero(cloud, "compute2")
+
+
 # -- 2. a destination that stalls mid-copy -------------------------------------------
 
 
