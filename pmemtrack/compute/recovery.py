@@ -24,7 +24,6 @@ from pmemtrack import exception
 from pmemtrack import objects
 from pmemtrack.compute import states
 from pmemtrack.resource_tracker import release
-from pmemtrack.resource_tracker import writes
 
 LOG = logging.getLogger(__name__)
 _INSTANCE_ATTRS = ["flavor", "resources", "migration_context"]
@@ -81,7 +80,7 @@ def _release_destination(context, conf, instance, migration):
         return  # the claim never happened, or was already undone
 
     def change(ctx):
-        writes.finish_move(ctx, instance, "old", migration)
+        instance.finish_move(ctx, "old", migration)
 
     describe = {"instance_uuid": instance.uuid, "node": migration.dest_node}
     release.release(context, conf, instance.uuid, change, describe)

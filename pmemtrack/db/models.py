@@ -92,7 +92,7 @@ class Instance(BASE, models.SoftDeleteMixin):
     # True whenever instance_extra.resources or .migration_context is set (it
     # may stay true after they are cleared): what lets a claim read only the
     # instances of its node that may hold a namespace. Written with the blobs,
-    # in the same transaction (objects.instance.holds_resources_after).
+    # in the same transaction (objects.instance_extra.holds_resources_after).
     holds_resources = sa.Column(
         sa.Boolean(name="instances_holds_resources_bool"),
         nullable=False,

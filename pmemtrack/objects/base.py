@@ -2,6 +2,7 @@
 
 from oslo_serialization import jsonutils
 from oslo_versionedobjects import base as ovo_base
+import sqlalchemy as sa
 
 from pmemtrack import exception
 
@@ -97,3 +98,11 @@ def from_json(cls, blob, instance_uuid, column):
         raise exception.CorruptedBlob(
             instance_uuid=instance_uuid, column=column, reason=str(err)
         )
+
+
+def on_commit(context, callback):
+    """Call ``callback()`` once the transaction open on ``context`` commits;
+    never if it rolls back (each transaction has a session of its own)."""
+    sa.event.listen(
+        context.session, "after_commit", lambda _session: callback(), once=True
+    )

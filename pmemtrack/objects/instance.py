@@ -1,7 +1,10 @@
 """Instance: a guest, and the PMEM blobs it holds in ``instance_extra``.
 
 The blobs (flavor, resources, migration_context) are loaded only when asked for,
-through ``expected_attrs`` or on first access.
+through ``expected_attrs`` or on first access. This module is the only writer
+of ``instances`` and ``instance_extra``: Nova-style ``save()`` for the API and
+the manager, and the writes of claims and releases (``place``, the moves),
+which run inside the tracker's transaction.
 """
 
 from oslo_utils import timeutils
@@ -12,9 +15,8 @@ from pmemtrack.db import api as db_api
 from pmemtrack.db import models
 from pmemtrack.objects import base
 from pmemtrack.objects import fields
-from pmemtrack.objects import flavor as flavor_obj
+from pmemtrack.objects import instance_extra
 from pmemtrack.objects import migration_context as mc_obj
-from pmemtrack.objects import resource as resource_obj
 
 INSTANCE_COLUMNS = (
     "id",
@@ -30,24 +32,9 @@ INSTANCE_COLUMNS = (
     "created_at",
     "updated_at",
 )
-# Blob attribute -> the class its JSON holds.
-EXTRA_CLASSES = {
-    "flavor": flavor_obj.Flavor,
-    "resources": resource_obj.ResourceList,
-    "migration_context": mc_obj.MigrationContext,
-}
-
 _INSTANCES = models.Instance.__table__
 _EXTRA = models.InstanceExtra.__table__
-
-
-def decode_extra(instance_uuid, name, blob):
-    """The object held in one instance_extra column; None only for SQL NULL."""
-    if blob is None:
-        return None
-    return base.from_json(
-        EXTRA_CLASSES[name], blob, instance_uuid, f"instance_extra.{name}"
-    )
+_MIGRATIONS = models.Migration.__table__
 
 
 def _select(extra_attrs):
@@ -143,51 +130,73 @@ def _explain_no_update(context, uuid, expected_task_state):
 
 
 @db_api.context_manager.writer
-def _soft_delete(context, instance_id, uuid):
+def _soft_delete(context, uuid):
+    # UPDATE instances SET deleted = id, deleted_at = :now
+    #  WHERE uuid = :uuid AND deleted = 0      (and the same on instance_extra)
     now = timeutils.utcnow()
-    context.session.execute(
+    result = context.session.execute(
         sa.update(_INSTANCES)
-        .where(_INSTANCES.c.id == instance_id)
-        .values(deleted=instance_id, deleted_at=now)
+        .where(_INSTANCES.c.uuid == uuid, _INSTANCES.c.deleted == 0)
+        .values(deleted=_INSTANCES.c.id, deleted_at=now)
     )
+    if result.rowcount != 1:
+        raise exception.InstanceNotFound(instance_uuid=uuid)
     context.session.execute(
         sa.update(_EXTRA)
         .where(_EXTRA.c.instance_uuid == uuid)
-        .values(deleted=instance_id, deleted_at=now)
+        .values(deleted=_EXTRA.c.id, deleted_at=now)
     )
 
 
-_HOLDING_BLOBS = ("resources", "migration_context")
-
-
-def holds_resources_after(blobs):
-    """What a write of ``blobs`` (column -> value, None for SQL NULL) makes
-    instances.holds_resources: True when it sets a holding blob, False when it
-    clears both, None (leave it) otherwise. Every writer of those blobs sets
-    it in the same transaction, so a claim that reads only the marked
-    instances misses no holder."""
-    written = [blobs[name] for name in _HOLDING_BLOBS if name in blobs]
-    if any(value is not None for value in written):
-        return True
-    if len(written) == len(_HOLDING_BLOBS):
-        return False
-    return None
-
-
 def _with_marker(values, extra_values):
-    holds = holds_resources_after(extra_values)
+    holds = instance_extra.holds_resources_after(extra_values)
     return values if holds is None else dict(values, holds_resources=holds)
 
 
 def _split_changes(changes):
     """Instance columns, and instance_extra columns serialised to JSON."""
-    values = {k: v for k, v in changes.items() if k not in EXTRA_CLASSES}
-    extra = {
-        name: None if changes[name] is None else base.to_json(changes[name])
-        for name in EXTRA_CLASSES
-        if name in changes
-    }
-    return values, extra
+    values = {k: v for k, v in changes.items() if k not in instance_extra.CLASSES}
+    return values, instance_extra.encode(changes)
+
+
+def _check_move_nodes(context, instance_uuid, migration_id, node):
+    """The move's migration row must exist and join the instance's current
+    node to ``node``: the claim finds the instances with a move through it
+    (``usage._on_node_select``), so a blob naming another migration would hide
+    namespaces from the claims of those nodes."""
+    # SELECT m.source_compute, m.source_node, m.dest_compute, m.dest_node,
+    #        i.host, i.node
+    #   FROM migrations m JOIN instances i ON i.uuid = m.instance_uuid
+    #  WHERE m.id = :migration_id AND i.uuid = :instance_uuid AND i.deleted = 0
+    row = context.session.execute(
+        sa.select(
+            _MIGRATIONS.c.source_compute, _MIGRATIONS.c.source_node,
+            _MIGRATIONS.c.dest_compute, _MIGRATIONS.c.dest_node,
+            _INSTANCES.c.host, _INSTANCES.c.node,
+        )
+        .join(_INSTANCES, _INSTANCES.c.uuid == _MIGRATIONS.c.instance_uuid)
+        .where(_MIGRATIONS.c.id == migration_id, _INSTANCES.c.uuid == instance_uuid,
+               _INSTANCES.c.deleted == 0)
+    ).first()  # fmt: skip
+    expected = (node.host, node.hypervisor_hostname)
+    if row is None or row[:2] != row[4:] or row[2:4] != expected:
+        raise exception.InvalidClaim(
+            action="claim a move",
+            instance_uuid=instance_uuid,
+            reason=f"migration {migration_id} does not lead from the instance's "
+            f"node to {expected[0]}/{expected[1]} (found: {row and tuple(row)})",
+        )
+
+
+def _move_in_progress(context, instance_uuid):
+    move = instance_extra.read(context, instance_uuid, "migration_context")
+    if move is None:
+        raise exception.InvalidClaim(
+            action="finish a move",
+            instance_uuid=instance_uuid,
+            reason="it has no move in progress (no migration_context)",
+        )
+    return move
 
 
 @base.PmemtrackObjectRegistry.register
@@ -215,7 +224,8 @@ class Instance(base.PmemtrackObject):
     def _from_db(cls, context, row, extra_attrs):
         instance = base.load_row(cls(context), row, INSTANCE_COLUMNS)
         for name in extra_attrs:
-            setattr(instance, name, decode_extra(row.uuid, name, getattr(row, name)))
+            blob = getattr(row, name)
+            setattr(instance, name, instance_extra.decode(row.uuid, name, blob))
         instance.obj_reset_changes(extra_attrs)
         return instance
 
@@ -228,7 +238,7 @@ class Instance(base.PmemtrackObject):
 
     def refresh(self):
         """Read every column and every loaded blob again from the DB."""
-        loaded = tuple(name for name in EXTRA_CLASSES if self.obj_attr_is_set(name))
+        loaded = tuple(n for n in instance_extra.CLASSES if self.obj_attr_is_set(n))
         fresh = type(self).get_by_uuid(self._context, self.uuid, loaded)
         for name in (*INSTANCE_COLUMNS, *loaded):
             setattr(self, name, getattr(fresh, name))
@@ -240,13 +250,13 @@ class Instance(base.PmemtrackObject):
         return cls._from_db(context, _get_by_uuid(context, uuid, (), True), ())
 
     def obj_load_attr(self, attrname):
-        if attrname not in EXTRA_CLASSES:
+        if attrname not in instance_extra.CLASSES:
             raise exception.ObjectActionError(
                 action="obj_load_attr",
                 reason=f"attribute {attrname} is not lazy-loadable",
             )
         blob = _get_extra(self._context, self.uuid, attrname)
-        setattr(self, attrname, decode_extra(self.uuid, attrname, blob))
+        setattr(self, attrname, instance_extra.decode(self.uuid, attrname, blob))
         self.obj_reset_changes([attrname])
 
     def create(self):
@@ -274,12 +284,81 @@ class Instance(base.PmemtrackObject):
         _update(self._context, self.uuid, values, extra, expected_task_state)
         self.obj_reset_changes(recursive=True)
 
-    def destroy(self):
-        _soft_delete(self._context, self.id, self.uuid)
+    def destroy(self, context=None):
+        """Soft-delete the instance, in the caller's transaction on
+        ``context`` if given; InstanceNotFound if it is already gone."""
+        _soft_delete(context or self._context, self.uuid)
+
+    # -- what claims and releases write ----------------------------------------
+    # Each runs in the caller's transaction on ``context`` (or in its own) and
+    # shows on this object only once that transaction commits: an attempt
+    # that lost a race and is retried afresh, or rolled back, leaves the
+    # object as it was.
+
+    def place(self, context, host, node, resources):
+        """On ``host``/``node`` holding ``resources`` (None: nowhere, nothing)."""
+        self._write_holding(
+            context, {"host": host, "node": node}, {"resources": resources}
+        )
+
+    def start_move(self, context, migration, dest, resources):
+        """A move through ``migration`` to ``dest`` (a ComputeNode), which
+        claimed ``resources`` there; the instance keeps what it holds until
+        the move is confirmed or reverted."""
+        with db_api.context_manager.writer.using(context):
+            _check_move_nodes(context, self.uuid, migration.id, dest)
+            if instance_extra.read(context, self.uuid, "migration_context"):
+                raise exception.InvalidClaim(
+                    action="claim a move",
+                    instance_uuid=self.uuid,
+                    reason="another move is in progress; confirm or revert it first",
+                )
+            current = instance_extra.read(context, self.uuid, "resources")
+            move = mc_obj.new(self.uuid, migration.id, current, resources)
+            self._write_holding(context, {}, {"migration_context": move})
+
+    def land_move(self, context, migration):
+        """The move's guest runs at its destination, on the new namespaces;
+        the old ones stay held (migration_context) until confirm or revert."""
+        with db_api.context_manager.writer.using(context):
+            move = _move_in_progress(context, self.uuid)
+            self._write_holding(
+                context,
+                {"host": migration.dest_compute, "node": migration.dest_node},
+                {"resources": move.new_resources},
+            )
+
+    def finish_move(self, context, keep, migration):
+        """Confirm (keep='new') or revert (keep='old') the move in progress:
+        the instance is placed on that side, holding that side only."""
+        with db_api.context_manager.writer.using(context):
+            move = _move_in_progress(context, self.uuid)
+            if keep == "new":
+                host, node = migration.dest_compute, migration.dest_node
+                resources = move.new_resources
+            else:
+                host, node = migration.source_compute, migration.source_node
+                resources = move.old_resources
+            self._write_holding(
+                context,
+                {"host": host, "node": node},
+                {"resources": resources, "migration_context": None},
+            )
+
+    def _write_holding(self, context, values, blobs):
+        with db_api.context_manager.writer.using(context):
+            _update(context, self.uuid, values, instance_extra.encode(blobs))
+            written = dict(values, **blobs)
+            base.on_commit(context, lambda: self._show(written))
+
+    def _show(self, written):
+        for name, value in written.items():
+            setattr(self, name, value)
+        self.obj_reset_changes(list(written), recursive=True)
 
 
 def _checked_extra(expected_attrs):
-    unknown = set(expected_attrs) - set(EXTRA_CLASSES)
+    unknown = set(expected_attrs) - set(instance_extra.CLASSES)
     if unknown:
         raise exception.ObjectActionError(
             action="get", reason=f"unknown expected_attrs {sorted(unknown)}"

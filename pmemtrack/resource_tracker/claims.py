@@ -10,7 +10,7 @@ it loses a race)::
     SELECT 'n', <namespace row> ... UNION ALL SELECT 'h', <holder blobs> ...
       [UNION ALL SELECT 'p', <the project's holder blobs>]      -- node_view.read
     -- quota from the blobs; free = available - held - used by guests; choose
-    UPDATE instances ...; UPDATE instance_extra ...             -- writes.*
+    UPDATE instances ...; UPDATE instance_extra ...   -- Instance.place etc.
     UPDATE compute_nodes SET generation = g + 1
      WHERE id = :node AND generation = g                        -- generation.bump
     [UPDATE project_quota_anchors SET generation = pg + 1

@@ -25,7 +25,6 @@ from pmemtrack.resource_tracker import release
 from pmemtrack.resource_tracker import retry
 from pmemtrack.resource_tracker import usage
 from pmemtrack.resource_tracker import wipe
-from pmemtrack.resource_tracker import writes
 
 LOG = logging.getLogger(__name__)
 
@@ -119,7 +118,7 @@ class ResourceTracker:
             instance,
             nodename,
             request_spec,
-            lambda ctx, node, res: writes.assign(ctx, instance, node, res),
+            lambda ctx, node, res: _place(ctx, instance, node, res),
         )
 
     def rebuild_claim(self, context, instance, nodename, request_spec=None):
@@ -132,7 +131,7 @@ class ResourceTracker:
 
         def write(ctx, node, res):
             before = release.lock_holding(ctx, instance.uuid)
-            writes.assign(ctx, instance, node, res)
+            _place(ctx, instance, node, res)
             now = {(r.provider_uuid, r.identifier) for r in (res or [])}
             release.mark_dirty(ctx, release.held_keys(before) - now)
 
@@ -148,7 +147,6 @@ class ResourceTracker:
             keeps_current=False,
             write=write,
         )
-        writes.apply_assignment(instance, self.host, nodename, resources)
         return claims.Claim(self, context, instance, nodename, resources)
 
     def resize_claim(
@@ -173,12 +171,8 @@ class ResourceTracker:
             flavor,
             request_spec,
             keeps_current=True,
-            write=lambda ctx, node, res: writes.start_move(
-                ctx, instance, migration, node, res
-            ),
+            write=lambda ctx, node, res: instance.start_move(ctx, migration, node, res),
         )
-        instance.obj_reset_changes()
-        instance.obj_load_attr("migration_context")
         return claims.MoveClaim(self, context, instance, nodename, resources, migration)
 
     move_claim = resize_claim
@@ -226,18 +220,18 @@ class ResourceTracker:
     def abort_instance_claim(self, context, instance, nodename):
         """Undo a failed build: release its namespaces (wiped), unplace it."""
         self._release(
-            context, instance, nodename, lambda ctx: writes.unassign(ctx, instance)
+            context,
+            instance,
+            nodename,
+            lambda ctx: instance.place(ctx, None, None, None),
         )
-        writes.apply_assignment(instance, None, None, None)
 
     def delete_instance(self, context, instance, nodename):
         """Soft-delete the instance and release every namespace it names, on
         every node: its own, and both sides of a move in any state. Those on
         this host are wiped now; {node id: [names]} of everything released
         (other hosts wipe theirs in their periodic pass, or when asked)."""
-        return self._release(
-            context, instance, nodename, lambda ctx: writes.delete(ctx, instance)
-        )
+        return self._release(context, instance, nodename, instance.destroy)
 
     def drop_move_claim_at_source(self, context, instance, migration):
         """Confirm: release (and wipe) the old namespaces on the source."""
@@ -245,10 +239,8 @@ class ResourceTracker:
             context,
             instance,
             migration.source_node,
-            lambda ctx: writes.finish_move(ctx, instance, "new", migration),
+            lambda ctx: instance.finish_move(ctx, "new", migration),
         )
-        instance.obj_reset_changes()
-        instance.obj_load_attr("migration_context")
 
     def drop_move_claim_at_dest(self, context, instance, migration):
         """Revert (or a failed move): release (and wipe) the new namespaces on
@@ -257,13 +249,8 @@ class ResourceTracker:
             context,
             instance,
             migration.dest_node,
-            lambda ctx: writes.finish_move(ctx, instance, "old", migration),
+            lambda ctx: instance.finish_move(ctx, "old", migration),
         )
-        for name in ("migration_context", "resources", "host", "node"):
-            instance.obj_reset_changes([name])
-        fresh = type(instance).get_by_uuid(context, instance.uuid, ["resources"])
-        writes.apply_assignment(instance, fresh.host, fresh.node, fresh.resources)
-        instance.obj_load_attr("migration_context")
 
     def apply_migration_context(self, context, instance, migration):
         """finish_resize: the instance now runs on the destination with the new
@@ -271,12 +258,10 @@ class ResourceTracker:
         node = self._node(context, migration.dest_node)
         self._in_transactions(
             context,
-            lambda ctx: writes.land_move(ctx, instance, migration),
+            lambda ctx: instance.land_move(ctx, migration),
             node,
             instance.uuid,
         )
-        fresh = type(instance).get_by_uuid(context, instance.uuid, ["resources"])
-        writes.apply_assignment(instance, fresh.host, fresh.node, fresh.resources)
 
     def _release(self, context, instance, nodename, change):
         """Release in one transaction what ``change`` makes the instance stop
@@ -324,3 +309,7 @@ class ResourceTracker:
             # Deleted behind this tracker: look it up again next time.
             self._nodes.pop(node.hypervisor_hostname, None)
             raise
+
+
+def _place(context, instance, node, resources):
+    instance.place(context, node.host, node.hypervisor_hostname, resources)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from pmemtrack import exception
 from pmemtrack.db import models
-from pmemtrack.objects import instance as instance_obj
+from pmemtrack.objects import instance_extra
 
 _INSTANCES = models.Instance.__table__
 _INSTANCE_EXTRA = models.InstanceExtra.__table__
@@ -60,12 +60,12 @@ def _quads(resource_list):
 # raises CorruptedBlob (never cached), whatever reads it.
 @functools.lru_cache(maxsize=65536)
 def _decode_resources(instance_uuid, blob):
-    return _quads(instance_obj.decode_extra(instance_uuid, "resources", blob))
+    return _quads(instance_extra.decode(instance_uuid, "resources", blob))
 
 
 @functools.lru_cache(maxsize=65536)
 def _decode_migration_context(instance_uuid, blob):
-    move = instance_obj.decode_extra(instance_uuid, "migration_context", blob)
+    move = instance_extra.decode(instance_uuid, "migration_context", blob)
     if move is None:
         return (), ()
     old = move.old_resources if move.obj_attr_is_set("old_resources") else None
@@ -159,7 +159,7 @@ def _on_node_select():
     hold no namespace and are not read), and the
     instances with a move recorded in their blob (in progress, failed or
     interrupted) whose migration starts or ends there. A move's blob always
-    names a migration of its two nodes (``writes.start_move`` checks it) and
+    names a migration of its two nodes (``Instance.start_move`` checks it) and
     migration rows are never deleted, so the second branch misses no side of
     any move."""
     # SELECT i.uuid, i.project_id, e.resources, e.migration_context

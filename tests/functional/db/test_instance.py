@@ -5,6 +5,7 @@ import sqlalchemy as sa
 
 from pmemtrack import exception
 from pmemtrack import objects
+from pmemtrack.db import api as db_api
 from tests.unit.objects import test_resource
 
 UUID = "c0ffee00-1111-4222-8333-444455556666"
@@ -136,3 +137,32 @@ def test_lists_by_host_node_and_project_skip_deleted(ctx):
 def test_unknown_expected_attr_is_refused(ctx):
     with pytest.raises(exception.ObjectActionError, match="numa"):
         objects.Instance.get_by_uuid(ctx, UUID, expected_attrs=["numa"])
+
+
+def test_a_placement_shows_on_the_object_only_once_its_transaction_commits(ctx):
+    instance = _instance(ctx, host=None, node=None)
+    with pytest.raises(RuntimeError):
+        with db_api.context_manager.writer.using(ctx):
+            instance.place(ctx, "compute2", "compute2", _resources("ns0"))
+            raise RuntimeError("the claim lost its race")
+    assert (instance.host, instance.resources) == (None, None)
+    stored = objects.Instance.get_by_uuid(ctx, UUID, ["resources"])
+    assert (stored.host, stored.resources) == (None, None)
+
+    with db_api.context_manager.writer.using(ctx):
+        instance.place(ctx, "compute2", "compute2", _resources("ns0"))
+        assert instance.host is None  # not committed yet
+
+    assert instance.host == "compute2"
+    assert [r.identifier for r in instance.resources] == ["ns0"]
+    assert instance.obj_what_changed() == set()
+    stored = objects.Instance.get_by_uuid(ctx, UUID, ["resources"])
+    assert stored.host == "compute2"
+    assert [r.identifier for r in stored.resources] == ["ns0"]
+
+
+def test_deleting_a_deleted_instance_says_it_is_gone(ctx):
+    instance = _instance(ctx)
+    instance.destroy()
+    with pytest.raises(exception.InstanceNotFound):
+        instance.destroy()

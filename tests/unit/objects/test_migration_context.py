@@ -7,7 +7,7 @@ import pytest
 
 from pmemtrack import exception
 from pmemtrack.objects import base
-from pmemtrack.objects import instance as instance_obj
+from pmemtrack.objects import instance_extra
 from pmemtrack.objects import migration_context as mc_obj
 
 UUID = "6f1c52be-1c55-4d0b-9a5e-0d55b2a9c0de"
@@ -56,7 +56,7 @@ def test_novas_fields_in_a_nova_blob_survive_a_rewrite():
             },
         }
     )
-    move = instance_obj.decode_extra(UUID, "migration_context", written_by_nova)
+    move = instance_extra.decode(UUID, "migration_context", written_by_nova)
 
     rewritten = _data(base.to_json(move))
 
@@ -70,4 +70,4 @@ def test_a_nova_field_that_is_not_an_object_is_a_corrupted_blob():
     broken = json.loads(blob)
     broken["nova_object.data"]["new_pci_devices"] = "not an object"
     with pytest.raises(exception.CorruptedBlob, match="new_pci_devices"):
-        instance_obj.decode_extra(UUID, "migration_context", json.dumps(broken))
+        instance_extra.decode(UUID, "migration_context", json.dumps(broken))
