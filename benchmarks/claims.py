@@ -47,6 +47,7 @@ from pmemtrack.db import api as db_api  # noqa: E402
 from pmemtrack.db import migration  # noqa: E402
 from pmemtrack.db import models  # noqa: E402
 from pmemtrack.objects import base as obj_base  # noqa: E402
+from pmemtrack.resource_tracker import retry  # noqa: E402
 from pmemtrack.resource_tracker import tracker as rt  # noqa: E402
 from pmemtrack.virt import fake  # noqa: E402
 from tests.fixtures import databases  # noqa: E402
@@ -104,15 +105,16 @@ def _worker_claims(jobs):
         tracker = _worker["trackers"].setdefault(
             host, rt.ResourceTracker(host, fake.FakeDriver())
         )
+        stats = retry.RetryStats()
         try:
-            tracker.instance_claim(ctx, instance, host)
+            tracker.instance_claim(ctx, instance, host, stats=stats)
             outcome["claimed"] += 1
         except (exception.ComputeResourcesUnavailable, exception.QuotaExceeded):
             outcome["refused"] += 1
         except exception.ClaimRetriesExhausted:
             outcome["gave_up"] += 1
-        outcome["retries"] += tracker.last_claim.retries
-        outcome["max_retries"] = max(outcome["max_retries"], tracker.last_claim.retries)
+        outcome["retries"] += stats.retries
+        outcome["max_retries"] = max(outcome["max_retries"], stats.retries)
     return dict(outcome, started=started, ended=time.time())
 
 

@@ -10,7 +10,6 @@ import dataclasses
 from pmemtrack import exception
 from pmemtrack import objects
 from pmemtrack.cmd import listing
-from pmemtrack.db import api as db_api
 from pmemtrack.objects import fields
 from pmemtrack.resource_tracker import node_view
 from pmemtrack.resource_tracker import selection
@@ -47,7 +46,7 @@ class _HostView:
     configured: dict  # name -> label, from [pmem] namespaces
     rows: dict  # name -> HostNamespace, from the resources table
     held: dict  # name -> (instance uuid, role)
-    found: dict  # name -> namespaces.Found, discovered devdax devices
+    found: dict  # name -> DiscoveredNamespace, discovered devdax devices
     guests: dict  # device path -> [(domain name, domain uuid)]
 
 
@@ -97,8 +96,7 @@ def _discovered(manager):
 def _read(context, manager):
     node = _compute_node(context, manager)
     configured = _configured(manager.conf)
-    with db_api.context_manager.reader.using(context):
-        view = node_view.read(context, node)
+    view = node_view.read(context, node)
     rows = {ns.name: ns for ns in view.namespaces}
     held = view.held
     # A host that offers nothing and holds nothing need not have the tools.

@@ -11,6 +11,7 @@ import sqlalchemy.exc
 
 from pmemtrack import exception
 from pmemtrack import objects
+from pmemtrack import privsep
 from pmemtrack import version
 from pmemtrack.conf import CONF
 from pmemtrack.conf import hosts
@@ -21,7 +22,11 @@ from pmemtrack.db import migration
 LOG = logging.getLogger(__name__)
 _logging_registered = False
 # Libraries that narrate routine steps at INFO; operators want pmemtrack's own lines.
-_QUIET_LIBRARIES = ["alembic=WARN", "oslo_service=WARN", "paramiko=WARN"]
+# The privsep client relays at WARNING whatever the daemon's interpreter
+# prints (library deprecation warnings); a daemon that fails raises anyway.
+PRIVSEP_DAEMON_LOG_LEVEL = "oslo.privsep.daemon=ERROR"
+_QUIET_LIBRARIES = ["alembic=WARN", "oslo_service=WARN", "paramiko=WARN",
+                    PRIVSEP_DAEMON_LOG_LEVEL]  # fmt: skip
 
 
 def parse_args(argv, prog, quiet=(), default_config_files=None):
@@ -46,6 +51,7 @@ def parse_args(argv, prog, quiet=(), default_config_files=None):
         )
         hosts.register_opts(CONF)
         validate.check(CONF)
+        privsep.configure(CONF)
     except (cfg.Error, exception.PmemtrackException) as err:
         fail(err)
     _log_where_asked(quiet)

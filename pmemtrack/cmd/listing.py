@@ -7,7 +7,6 @@ claim computes it: from the rows' states and the live instances' assignments.
 
 from pmemtrack import exception
 from pmemtrack import objects
-from pmemtrack.db import api as db_api
 from pmemtrack.objects import fields
 from pmemtrack.resource_tracker import node_view
 from pmemtrack.resource_tracker import selection
@@ -119,8 +118,7 @@ def pmem_rows(context, node, guests=None):
     """One row per namespace of ``node``. ``guests`` (see guests_on) is what
     the node's hypervisor runs; None when it cannot be asked, and then no
     namespace can be found orphaned."""
-    with db_api.context_manager.reader.using(context):
-        view = node_view.read(context, node)
+    view = node_view.read(context, node)
     rows = [
         _row(node, ns, view.held.get(ns.name), (guests or {}).get(ns.devpath, []))
         for ns in view.namespaces

@@ -9,10 +9,9 @@ import re
 from pmemtrack import exception
 from pmemtrack import objects
 from pmemtrack import resource_class
-from pmemtrack.db import api as db_api
 from pmemtrack.objects import host_resource
 from pmemtrack.objects import quota as quota_obj
-from pmemtrack.resource_tracker import usage
+from pmemtrack.resource_tracker import quota
 
 COLUMNS = ("Project", "Resource class", "Limit", "Source", "Usage")
 OVERRIDE, CLASS_DEFAULT, DEFAULT = "override", "class default", "default"
@@ -91,16 +90,9 @@ def _row(project_id, rc, overrides, used, quota_conf):
     return (project_id, rc, limit, source, used.get(rc, 0))
 
 
-def _read(context, project_id):
-    with db_api.context_manager.reader.using(context):
-        overrides = quota_obj.overrides_of_project(context, project_id)
-        holdings = usage.holdings_of_project(context, project_id)
-    return overrides, usage.project_usage(holdings)
-
-
 def show(context, project_id, quota_conf):
     """One row per resource class in limits, usage or the inventory."""
-    overrides, used = _read(context, project_id)
+    overrides, used = quota.project_use(context, project_id)
     classes = (
         set(overrides)
         | set(quota_conf.class_limits)
@@ -147,7 +139,7 @@ def set_limit(context, project_id, rc, limit, quota_conf):
     below it) and the row's usage shows by how much."""
     check_known_class(context, rc, quota_conf)
     quota_obj.QuotaLimit.set(context, project_id, rc, limit)
-    overrides, used = _read(context, project_id)
+    overrides, used = quota.project_use(context, project_id)
     return _row(project_id, rc, overrides, used, quota_conf)
 
 
@@ -166,5 +158,5 @@ def over_limit(row):
 def unset_limit(context, project_id, rc, quota_conf):
     """Drop the override; return the limit that is in force instead."""
     quota_obj.QuotaLimit.unset(context, project_id, rc)
-    overrides, used = _read(context, project_id)
+    overrides, used = quota.project_use(context, project_id)
     return _row(project_id, rc, overrides, used, quota_conf)

@@ -20,6 +20,7 @@ from oslo_upgradecheck import upgradecheck
 from sqlalchemy.engine import url as sa_url
 
 from pmemtrack import exception
+from pmemtrack import privsep
 from pmemtrack.cmd import common
 from pmemtrack.conf import CONF
 from pmemtrack.conf import hosts
@@ -180,6 +181,8 @@ class Checks(upgradecheck.UpgradeCommands):
                 "[pmem] namespaces is empty: this host offers no PMEM "
                 "namespaces to instances.",
             )
+        # Discovery runs the tools in the privsep daemon, as the service does.
+        privsep.configure(CONF)
         if not CONF.compute_hosts:
             return _result(SUCCESS, _discovered(CONF) + ".")
         confs = [CONF, *(hosts.conf_for(CONF, h) for h in CONF.compute_hosts)]
@@ -227,9 +230,11 @@ class Checks(upgradecheck.UpgradeCommands):
 
 def main(argv=None):
     logging.register_options(CONF)
-    # Reading the schema revision makes alembic narrate at INFO.
+    # Reading the schema revision makes alembic narrate at INFO; starting the
+    # privsep daemon does too, and relays what its interpreter prints.
     logging.set_defaults(
-        default_log_levels=logging.get_default_log_levels() + ["alembic=WARN"]
+        default_log_levels=logging.get_default_log_levels()
+        + ["alembic=WARN", common.PRIVSEP_DAEMON_LOG_LEVEL]
     )
     # stdout carries the results (--json among them): logs go to stderr.
     CONF.set_default("use_stderr", True)

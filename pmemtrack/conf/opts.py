@@ -1,6 +1,7 @@
 """Entry points for oslo-config-generator: the options, and library defaults."""
 
 from oslo_db import options as db_options
+from oslo_privsep import priv_context
 
 from pmemtrack import conf as pmemtrack_conf
 from pmemtrack.conf import database
@@ -13,6 +14,8 @@ def list_opts():
     for module in pmemtrack_conf._GROUP_MODULES:
         groups.update(module.list_opts())
     groups.update(hosts.list_opts())
+    # The privsep daemon that runs the PMEM tools (pmemtrack.privsep).
+    groups["pmemtrack_pmem_admin"] = priv_context.OPTS
     return list(groups.items())
 
 

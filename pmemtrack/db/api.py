@@ -55,15 +55,17 @@ def setup_engine(engine):
         cursor.close()
 
     def on_begin(connection):
-        # oslo.db's listener, replaced below, does the same with a plain BEGIN;
-        # its commit/rollback listeners clear the same flag.
+        # oslo.db's commit/rollback listeners clear the same flag.
         if "in_transaction" not in connection.info:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
             connection.info["in_transaction"] = True
 
+    # The begin listeners oslo.db put on a SQLite engine (a plain BEGIN) give
+    # way to this one: SQLAlchemy ignores insert=True for connection events,
+    # so it could not run first. test_sqlite_writers.py fails if a plain
+    # BEGIN comes back.
     for listener in list(engine.dispatch.begin):
-        if listener.__name__ == "_sqlite_emit_begin":
-            sa.event.remove(engine, "begin", listener)
+        sa.event.remove(engine, "begin", listener)
     sa.event.listen(engine, "connect", on_connect)
     sa.event.listen(engine, "begin", on_begin)
     # oslo.db opened a connection to test the engine before these listeners

@@ -13,7 +13,6 @@ from pmemtrack.db import models
 from pmemtrack.objects import fields
 from pmemtrack.objects import host_resource
 from pmemtrack.resource_tracker import selection
-from pmemtrack.virt.namespace import DiscoveredNamespace  # noqa: F401 (re-export)
 
 LOG = logging.getLogger(__name__)
 _RESOURCES = models.HostResource.__table__

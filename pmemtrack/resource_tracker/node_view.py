@@ -12,6 +12,7 @@ import typing
 
 import sqlalchemy as sa
 
+from pmemtrack.db import api as db_api
 from pmemtrack.resource_tracker import inventory
 from pmemtrack.resource_tracker import usage
 
@@ -52,9 +53,11 @@ def _select(with_project):
     return sa.union_all(*branches)
 
 
+@db_api.context_manager.reader
 def read(context, node, project=None, verify_devpaths=False):
     """The NodeView of ``node`` (a ComputeNode), inside the caller's
-    transaction. ``project``: (project_id, instance_uuid) whose use to count.
+    transaction (a claim's) or in a reader transaction of its own (the
+    listing, the audit). ``project``: (project_id, instance_uuid) whose use to count.
     ``verify_devpaths``: a holding that names a namespace with another
     device's path raises CorruptedBlob (see usage.held_by_rows)."""
     params = {

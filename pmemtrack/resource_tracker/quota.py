@@ -15,6 +15,7 @@ from pmemtrack.db import api as db_api
 from pmemtrack.db import models
 from pmemtrack.objects import quota as quota_obj
 from pmemtrack.resource_tracker import generation
+from pmemtrack.resource_tracker import usage
 
 _QUOTA_ANCHORS = models.ProjectQuotaAnchor.__table__
 
@@ -101,3 +102,12 @@ def check(project_id, new_counts, keeps_current, limits, project_use):
                 usage=others[rc] + before[rc],
                 requested=after - before[rc],
             )
+
+
+@db_api.context_manager.reader
+def project_use(context, project_id):
+    """(the project's limit overrides, namespaces per resource class its live
+    instances use), read in one transaction: what ``quota show`` prints."""
+    overrides = quota_obj.overrides_of_project(context, project_id)
+    holdings = usage.holdings_of_project(context, project_id)
+    return overrides, usage.project_usage(holdings)

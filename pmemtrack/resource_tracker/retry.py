@@ -36,7 +36,7 @@ def is_retryable(err):
 
 
 class RetryStats:
-    """What the last call cost, for benchmarks and logs."""
+    """The attempts one claim or release took, for benchmarks and logs."""
 
     def __init__(self):
         self.attempts = 0

@@ -14,7 +14,6 @@ from oslo_log import log as logging
 from pmemtrack import exception
 from pmemtrack import version
 from pmemtrack.conf import CONF
-from pmemtrack.db import api as db_api
 from pmemtrack.objects import compute_node as compute_node_obj
 from pmemtrack.resource_tracker import claims
 from pmemtrack.resource_tracker import generation
@@ -36,8 +35,6 @@ class ResourceTracker:
         self.conf = conf
         self.migration_address = migration_address
         self._nodes = {}
-        # Attempts of the last claim, for benchmarks and logs.
-        self.last_claim = retry.RetryStats()
 
     # -- compute nodes -------------------------------------------------------
 
@@ -110,8 +107,11 @@ class ResourceTracker:
         return wipe.wipe_dirty(context, self.driver, self.conf, node, only, discovered)
 
     # -- claims --------------------------------------------------------------
+    # ``stats``, a retry.RetryStats the caller may pass to every claim, gets
+    # the claim's attempts: benchmarks and race tests count the retries.
 
-    def instance_claim(self, context, instance, nodename, request_spec=None):
+    def instance_claim(self, context, instance, nodename, request_spec=None,
+                       *, stats=None):  # fmt: skip
         """Claim the namespaces of a new instance on ``nodename``."""
         return self._fresh_claim(
             context,
@@ -119,9 +119,11 @@ class ResourceTracker:
             nodename,
             request_spec,
             lambda ctx, node, res: _place(ctx, instance, node, res),
+            stats,
         )
 
-    def rebuild_claim(self, context, instance, nodename, request_spec=None):
+    def rebuild_claim(self, context, instance, nodename, request_spec=None,
+                      *, stats=None):  # fmt: skip
         """Claim afresh on ``nodename`` for a rebuild or an evacuation.
 
         What the instance held before (on its old host, typically down) is
@@ -135,9 +137,11 @@ class ResourceTracker:
             now = {(r.provider_uuid, r.identifier) for r in (res or [])}
             release.mark_dirty(ctx, release.held_keys(before) - now)
 
-        return self._fresh_claim(context, instance, nodename, request_spec, write)
+        return self._fresh_claim(
+            context, instance, nodename, request_spec, write, stats
+        )
 
-    def _fresh_claim(self, context, instance, nodename, request_spec, write):
+    def _fresh_claim(self, context, instance, nodename, request_spec, write, stats):
         resources = self._claim(
             context,
             instance,
@@ -146,12 +150,12 @@ class ResourceTracker:
             request_spec,
             keeps_current=False,
             write=write,
+            stats=stats,
         )
         return claims.Claim(self, context, instance, nodename, resources)
 
-    def resize_claim(
-        self, context, instance, flavor, nodename, migration, request_spec=None
-    ):
+    def resize_claim(self, context, instance, flavor, nodename, migration,
+                     request_spec=None, *, stats=None):  # fmt: skip
         """Claim the new flavor's namespaces on the destination of a move.
 
         The source keeps the old ones (migration_context.old_resources) until the
@@ -172,13 +176,16 @@ class ResourceTracker:
             request_spec,
             keeps_current=True,
             write=lambda ctx, node, res: instance.start_move(ctx, migration, node, res),
+            stats=stats,
         )
         return claims.MoveClaim(self, context, instance, nodename, resources, migration)
 
     move_claim = resize_claim
 
-    def _claim(self, context, instance, nodename, flavor, spec, keeps_current, write):
+    def _claim(self, context, instance, nodename, flavor, spec, keeps_current,
+               write, stats):  # fmt: skip
         request = claims.Request.of(instance, flavor, spec, keeps_current)
+        stats = stats if stats is not None else retry.RetryStats()
         node = self._node(context, nodename)
         in_use = (
             self.driver.get_pmem_namespaces_in_use(nodename) if request.wanted else {}
@@ -194,6 +201,7 @@ class ResourceTracker:
                 node,
                 instance.uuid,
                 before=lambda ctx: quota.ensure_anchor(ctx, instance.project_id),
+                stats=stats,
             )
         except exception.PmemtrackException as err:
             LOG.info("Claim refused for instance %s (project %s) on %s/%s: %s",
@@ -204,15 +212,14 @@ class ResourceTracker:
             LOG.info("Claimed %s for instance %s (project %s) on %s/%s after "
                      "%d retries", ", ".join(r.identifier for r in resources or []),
                      instance.uuid, instance.project_id, self.host, nodename,
-                     self.last_claim.retries)  # fmt: skip
+                     stats.retries)  # fmt: skip
         return resources
 
     def free_namespaces(self, context, nodename):
         """The namespaces a claim on ``nodename`` could take now, in claim order."""
         node = self._node(context, nodename)
         in_use = self.driver.get_pmem_namespaces_in_use(nodename)
-        with db_api.context_manager.reader.using(context):
-            view = node_view.read(context, node, verify_devpaths=True)
+        view = node_view.read(context, node, verify_devpaths=True)
         return sorted(claims.free(view, in_use), key=lambda ns: ns.sort_key)
 
     # -- releases ------------------------------------------------------------
@@ -271,7 +278,7 @@ class ResourceTracker:
         describe = {"instance_uuid": instance.uuid, "node": nodename}
         try:
             released = release.release(
-                context, self.conf, instance.uuid, change, describe, self.last_claim
+                context, self.conf, instance.uuid, change, describe
             )
         except exception.ComputeNodeNotFound:
             self._nodes.pop(nodename, None)
@@ -292,7 +299,8 @@ class ResourceTracker:
 
     # -- helpers -------------------------------------------------------------
 
-    def _in_transactions(self, context, work, node, instance_uuid, before=None):
+    def _in_transactions(self, context, work, node, instance_uuid, before=None,
+                         stats=None):  # fmt: skip
         try:
             return retry.in_fresh_transactions(
                 context,
@@ -302,7 +310,7 @@ class ResourceTracker:
                     "instance_uuid": instance_uuid or "-",
                     "node": node.hypervisor_hostname,
                 },
-                self.last_claim,
+                stats,
                 before=before,
             )
         except exception.ComputeNodeNotFound:

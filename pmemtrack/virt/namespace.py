@@ -1,15 +1,19 @@
-"""The namespace value the driver hands upward: found on the host and offered
-by the config, with its label. Shared by pmemtrack's own driver and the Nova
+"""The one namespace value of the ``virt`` layer: a dax device as discovery
+parses it from the tools, and, once the config offers it, with its label (what
+the driver hands upward). Shared by pmemtrack's own driver and the Nova
 adapter, so it depends on nothing above ``virt``."""
 
 import dataclasses
 
 from pmemtrack import resource_class
 
+DEVDAX = "devdax"
+
 
 @dataclasses.dataclass(frozen=True)
 class DiscoveredNamespace:
-    """A namespace the driver found and the config offers, with its label."""
+    """A dax device the driver found; ``label`` is empty until the config
+    offers it (``namespaces.select``)."""
 
     name: str
     label: str
@@ -19,6 +23,9 @@ class DiscoveredNamespace:
     numa_node: int | None = None
     uuid: str | None = None
     dev: str | None = None
+    # What the tools said of the device; only devdax can be offered.
+    mode: str = DEVDAX
+    chardev: str | None = None
 
     @property
     def resource_class(self):

@@ -14,27 +14,12 @@ from pmemtrack import resource_class
 from pmemtrack.virt import namespace
 from pmemtrack.virt.libvirt import discovery_checks as checks
 
-DEVDAX = "devdax"
+DEVDAX = namespace.DEVDAX
 NDCTL = "ndctl list"
 DAXCTL = "daxctl list"
 BOTH = "ndctl list and daxctl list"
 _LABEL = re.compile(r"^[A-Za-z0-9_]+$")
 _NAME = re.compile(r"^[^|:,\s]+$")
-
-
-@dataclasses.dataclass(frozen=True)
-class Found:
-    """A dax device as the tools describe it, before the config labels it."""
-
-    name: str
-    devpath: str
-    size: int
-    align: int
-    mode: str
-    numa_node: int | None = None
-    uuid: str | None = None
-    dev: str | None = None
-    chardev: str | None = None
 
 
 def _load(text, command):
@@ -68,7 +53,8 @@ def _describe(found):
 
 
 def _namespace(ns, number, device_dir):
-    """One ``ndctl list`` entry as ``Found``, and every chardev it holds."""
+    """One ``ndctl list`` entry as a DiscoveredNamespace (no label yet), and
+    every chardev it holds."""
     where = checks.Where(NDCTL, f"namespace #{number}")
     name = where.optional(ns, "name", checks.TEXT)
     if name:
@@ -92,8 +78,9 @@ def _namespace(ns, number, device_dir):
     size = first.size or ns_size
     if size is None:
         where.missing("size", checks.BYTES)
-    found = Found(
+    found = namespace.DiscoveredNamespace(
         name=name,
+        label="",
         devpath=first.devpath or "",
         size=size,
         # Absent everywhere means unknown (0), not refused.
@@ -138,8 +125,9 @@ def parse_daxctl(text, device_dir="/dev"):
         where = where.known_as(checks.describe(None, chardev, chardev))
         device = where.device(entry, device_dir, size_required=True)
         found.append(
-            Found(
+            namespace.DiscoveredNamespace(
                 name=chardev,
+                label="",
                 devpath=device.devpath,
                 size=device.size,
                 align=device.align or 0,
@@ -226,22 +214,13 @@ def select(pairs, found, other_modes=list):
                 entry=entry, reason=f"namespace {name} has no dax character device"
             )
         selected.append(
-            namespace.DiscoveredNamespace(
-                name=name,
-                label=label,
-                devpath=item.devpath,
-                size=item.size,
-                align=item.align,
-                numa_node=item.numa_node,
-                uuid=item.uuid,
-                dev=item.dev or item.chardev,
-            )
+            dataclasses.replace(item, label=label, dev=item.dev or item.chardev)
         )
     return selected
 
 
 def discover(tools, pmem_conf):
-    """Run the tools and return every dax device found (``Found``)."""
+    """Run the tools and return every dax device found, unlabelled."""
     found = parse_ndctl(tools.ndctl_list(), tools.device_dir)
     if pmem_conf.discover_dax_devices:
         found = merge(found, parse_daxctl(tools.daxctl_list(), tools.device_dir))

@@ -1,18 +1,23 @@
 """ndctl, daxctl and daxio: the commands that touch PMEM devices.
 
-Every run goes through ``run``, so a failure always names the command, its exit
-code and what it printed on stderr. With ``[pmem] backend = simulated`` the same
-calls run pmemtrack's stand-ins, which act like the real tools on regular files.
+The real tools run in the ``pmem_admin`` privsep daemon (``pmemtrack.privsep``);
+every failure names the command, its exit code and what it printed on stderr.
+With ``[pmem] backend = simulated`` the same calls run pmemtrack's stand-ins,
+which act like the real tools on regular files of the service's own state
+directory: they need no privilege and run in the service's process.
 """
 
+import importlib
 import os
 import shlex
 import subprocess
 import sys
 
+from oslo_concurrency import processutils
 from oslo_log import log as logging
 
 from pmemtrack import exception
+from pmemtrack.privsep import commands
 from pmemtrack.virt.libvirt import lease
 
 LOG = logging.getLogger(__name__)
@@ -25,31 +30,25 @@ _STANDINS = {
 }
 
 
-def run(argv, timeout, env=None):
-    """Run ``argv``; return its stdout as text, or raise CommandFailed."""
+def _run(entrypoint, argv, timeout, *args):
+    """``entrypoint(*args)``, which runs ``argv``; its stdout, or
+    CommandFailed / CommandTimedOut naming the command."""
     command = shlex.join(argv)
     LOG.debug("Running %s", command)
     try:
-        done = subprocess.run(
-            argv,
-            capture_output=True,
-            timeout=timeout,
-            env=None if env is None else {**os.environ, **env},
-            check=False,
-        )
+        return entrypoint(*args)
     except subprocess.TimeoutExpired:
         raise exception.CommandTimedOut(
             command=command, exit_code=None, stderr="", timeout=timeout
         )
-    except OSError as err:
-        raise exception.CommandFailed(command=command, exit_code=None, stderr=err)
-    if done.returncode != 0:
+    except processutils.ProcessExecutionError as err:
         raise exception.CommandFailed(
             command=command,
-            exit_code=done.returncode,
-            stderr=done.stderr.decode(errors="replace").strip() or "(nothing)",
+            exit_code=err.exit_code,
+            stderr=(err.stderr or "").strip() or "(nothing)",
         )
-    return done.stdout.decode(errors="replace")
+    except OSError as err:
+        raise exception.CommandFailed(command=command, exit_code=None, stderr=err)
 
 
 class Tools:
@@ -61,6 +60,7 @@ class Tools:
         self.wipe_timeout = pmem_conf.wipe_timeout
         self.lease_dir = pmem_conf.lease_dir
         if self.simulated:
+            self.commands = commands
             self.root = os.path.abspath(pmem_conf.simulated_path)
             self.env = {SIMULATED_ENV: self.root}
             bindir = os.path.dirname(sys.executable)
@@ -69,6 +69,9 @@ class Tools:
                 for tool, standin in _STANDINS.items()
             }
         else:
+            # Imported here: oslo.privsep brings eventlet along, which a
+            # simulated host never needs.
+            self.commands = importlib.import_module("pmemtrack.privsep.pmem")
             self.root = None
             self.env = None
             self.paths = {
@@ -108,19 +111,25 @@ class Tools:
             self.lease_path(devpath), token, self.argv("daxio", *args)
         )
 
+    def _list(self, *flags):
+        argv = self.argv("ndctl", "list", *flags)
+        timeout = self.command_timeout
+        return _run(self.commands.ndctl_list, argv, timeout,
+                    self.paths["ndctl"], flags, timeout, self.env)  # fmt: skip
+
     def ndctl_list(self):
         # -X: devdax namespaces only; -v adds numa_node.
-        return run(
-            self.argv("ndctl", "list", "-X", "-v"), self.command_timeout, self.env
-        )
+        return self._list("-X", "-v")
 
     def ndctl_list_all(self):
-        return run(
-            self.argv("ndctl", "list", "-N", "-v"), self.command_timeout, self.env
-        )
+        return self._list("-N", "-v")
 
     def daxctl_list(self):
-        return run(self.argv("daxctl", "list"), self.command_timeout, self.env)
+        argv, timeout = self.argv("daxctl", "list"), self.command_timeout
+        return _run(self.commands.daxctl_list, argv, timeout,
+                    self.paths["daxctl"], timeout, self.env)  # fmt: skip
 
     def zero(self, devpath):
-        run(self.argv("daxio", "-z", "-o", devpath), self.wipe_timeout, self.env)
+        argv, timeout = self.argv("daxio", "-z", "-o", devpath), self.wipe_timeout
+        _run(self.commands.zero, argv, timeout,
+             self.paths["daxio"], devpath, timeout, self.env)  # fmt: skip

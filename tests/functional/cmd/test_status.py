@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.engine import url as sa_url
 
 from pmemtrack.sandbox import simulated
+from tests.fixtures import databases
 from tests.functional.cmd import cli
 
 MiB = 1024 * 1024
@@ -35,11 +36,18 @@ def _world(tmp_path):
 
 
 def _conf(tmp_path, url, **overrides):
-    """A host ready for the upgrade, but for ``overrides`` ({group: options})."""
+    """A host ready for the upgrade, but for ``overrides`` ({group: options}).
+    With the real backend the tools run in pmemtrack's privsep daemon, started
+    without sudo: that needs root (CI runs as root)."""
     key, known_hosts = tmp_path / "id_ed25519", tmp_path / "known_hosts"
     key.write_text("not checked beyond existing\n")
     known_hosts.write_text("")
+    path = tmp_path / "status.conf"
+    if overrides.get("pmem", {}).get("backend") != "simulated" and os.geteuid():
+        databases.unavailable("privsep", "the privsep daemon needs root")
+    helper = f"{os.path.join(cli.BINDIR, 'privsep-helper')} --config-file {path}"
     sections = {
+        "pmemtrack_pmem_admin": {"helper_command": helper},
         "DEFAULT": {"state_path": tmp_path / "state"},
         "database": {"connection": url, "max_retries": 0},
         "pmem": {
@@ -52,7 +60,7 @@ def _conf(tmp_path, url, **overrides):
     }
     for group, options in overrides.items():
         sections.setdefault(group, {}).update(options)
-    return cli.write_conf(tmp_path / "status.conf", sections)
+    return cli.write_conf(path, sections)
 
 
 def _check(conf, *args):

@@ -175,7 +175,7 @@ def _assert_same_on_every_node(engines):
 
 def _claim(ctx, tracker, instance, host):
     """One claim, timed: its outcome, retries and error (type and text)."""
-    tracker.last_claim = retry.RetryStats()  # no stale count if it fails early
+    stats = retry.RetryStats()
     record = {
         "instance": instance.uuid,
         "project": instance.project_id,
@@ -184,7 +184,7 @@ def _claim(ctx, tracker, instance, host):
         "error": None,
     }
     try:
-        tracker.instance_claim(ctx, instance, host)
+        tracker.instance_claim(ctx, instance, host, stats=stats)
         record["outcome"] = "claimed"
     except exception.QuotaExceeded:
         record["outcome"] = "refused"
@@ -194,7 +194,7 @@ def _claim(ctx, tracker, instance, host):
         record["outcome"] = "error"
         record["error"] = (f"{type(err).__module__}.{type(err).__name__}", str(err))
     record["end"] = time.monotonic()
-    record["retries"] = tracker.last_claim.retries
+    record["retries"] = stats.retries
     return record
 
 

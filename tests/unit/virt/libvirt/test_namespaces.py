@@ -5,6 +5,7 @@ import json
 import pytest
 
 from pmemtrack import exception
+from pmemtrack.virt import namespace
 from pmemtrack.virt.libvirt import namespaces
 
 MiB = 1024 * 1024
@@ -39,8 +40,9 @@ def _ns(name, dev, chardev, size=4 * 1024 * MiB, mode="devdax", numa=0):
 
 def test_man_page_example_is_named_by_its_dev():
     [found] = namespaces.parse_ndctl(MAN_PAGE)
-    assert found == namespaces.Found(
+    assert found == namespace.DiscoveredNamespace(
         name="namespace0.0",
+        label="",
         devpath="/dev/dax0.0",
         size=4225761280,
         align=2 * MiB,
