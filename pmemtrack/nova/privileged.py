@@ -3,11 +3,11 @@ entry point for (``daxctl list``, the copy's ``daxio``). Nova's own entry points
 (``nova.privsep.libvirt.get_pmem_namespaces``, ``cleanup_vpmem``) are used
 wherever they exist."""
 
-from oslo_concurrency import processutils
 from oslo_privsep import capabilities
 from oslo_privsep import priv_context
 
 from pmemtrack.nova import data_copy
+from pmemtrack.privsep import commands
 
 dax_admin_pctxt = priv_context.PrivContext(
     "pmemtrack",
@@ -24,8 +24,7 @@ dax_admin_pctxt = priv_context.PrivContext(
 @dax_admin_pctxt.entrypoint
 def daxctl_list(daxctl_path, timeout):
     """The JSON ``daxctl list`` prints (CXL memory exposed as dax devices)."""
-    out, _err = processutils.execute(daxctl_path, "list", timeout=timeout)
-    return out
+    return commands.daxctl_list(daxctl_path, timeout)
 
 
 @dax_admin_pctxt.entrypoint
