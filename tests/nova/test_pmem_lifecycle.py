@@ -15,6 +15,7 @@ from xml.etree import ElementTree
 import fixtures
 from nova import context as nova_context
 from nova import objects
+from nova.compute import instance_actions
 from nova.tests import fixtures as nova_fixtures
 from nova.tests.functional.libvirt import base
 
@@ -37,8 +38,32 @@ class PmemOnNovaBase(base.ServersTestBase):
     CAST_AS_CALL = False
     microversion = "latest"
 
+    # Nova's wait helpers give an operation 5 s (10 polls 0.5 s apart), sized
+    # for its in-process fakes. Here every ndctl, daxio and ssh is a real
+    # process: a move takes seconds, several times that on a loaded CI host.
+    PATIENCE = 60.0
+
     def _setup_compute_service(self):
         self.flags(compute_driver="pmemtrack.LibvirtDriver")
+
+    def _patiently(self, wait, *args, **kwargs):
+        """Repeat one of Nova's 5 s waits until PATIENCE has passed."""
+        deadline = time.monotonic() + self.PATIENCE
+        while True:
+            try:
+                return wait(*args, **kwargs)
+            except self.failureException:
+                if time.monotonic() >= deadline:
+                    raise
+
+    def _wait_for_server_parameter(self, *args, **kwargs):
+        return self._patiently(super()._wait_for_server_parameter, *args, **kwargs)
+
+    def _wait_for_migration_status(self, *args, **kwargs):
+        return self._patiently(super()._wait_for_migration_status, *args, **kwargs)
+
+    def _wait_for_instance_action_event(self, *args, **kwargs):
+        return self._patiently(super()._wait_for_instance_action_event, *args, **kwargs)
 
     def setUp(self):
         super().setUp()
@@ -371,6 +396,15 @@ class GuestDataAcrossMovesTest(PmemOnNovaBase):
         os.chmod(path, 0o755)
         self.flags(daxio_path=path, group="pmemtrack")
 
+    def _wait_for_failed_resize(self, server):
+        """Until the source's resize_instance has ended in error. Nova marks
+        the migration failed and the server ACTIVE before it gives the
+        instance its allocations back; the action event ends after both."""
+        self._wait_for_action_fail_completion(
+            server, instance_actions.RESIZE, "compute_resize_instance"
+        )
+        self._wait_for_migration_status(server, ["error"])
+
     def _resize(self, server, flavor):
         self.api.post_server_action(server["id"], {"resize": {"flavorRef": flavor}})
         return self._wait_for_state_change(server, "VERIFY_RESIZE")
@@ -453,7 +487,7 @@ class GuestDataAcrossMovesTest(PmemOnNovaBase):
         self.api.post_server_action(
             server["id"], {"resize": {"flavorRef": self.bigger}}
         )
-        self._wait_for_migration_status(server, ["error"])
+        self._wait_for_failed_resize(server)
         server = self._wait_for_state_change(server, "ACTIVE")
         self.assertEqual("host1", self._host_of(server))
         self.assertEqual(PATTERN, self._read(source))
@@ -481,7 +515,7 @@ class GuestDataAcrossMovesTest(PmemOnNovaBase):
         self.api.post_server_action(
             server["id"], {"resize": {"flavorRef": self.bigger}}
         )
-        self._wait_for_migration_status(server, ["error"])
+        self._wait_for_failed_resize(server)
         server = self._wait_for_state_change(server, "ACTIVE")
         self.assertEqual("host1", self._host_of(server))
         self.assertEqual(PATTERN, self._read(source))
