@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from pmemtrack import exception
 from pmemtrack.db import models
 from pmemtrack.objects import fields
+from pmemtrack.objects import host_resource as host_resource_obj
 from pmemtrack.resource_tracker import generation
-from pmemtrack.resource_tracker import inventory
 from pmemtrack.resource_tracker import retry
 from pmemtrack.resource_tracker import usage
 
@@ -67,7 +67,7 @@ def mark_dirty(context, keys):
     for provider, node_id in nodes:
         node_generation = generation.lock_node(context, node_id)
         names = sorted(by_provider[provider])
-        inventory.set_state(context, node_id, names, _DIRTY)
+        host_resource_obj.HostResourceList.set_state(context, node_id, names, _DIRTY)
         generation.bump_node(context, node_id, node_generation)
         marked[node_id] = names
     return marked

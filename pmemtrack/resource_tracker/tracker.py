@@ -15,6 +15,7 @@ from pmemtrack import exception
 from pmemtrack import version
 from pmemtrack.conf import CONF
 from pmemtrack.objects import compute_node as compute_node_obj
+from pmemtrack.objects import host_resource as host_resource_obj
 from pmemtrack.resource_tracker import claims
 from pmemtrack.resource_tracker import generation
 from pmemtrack.resource_tracker import inventory
@@ -83,11 +84,22 @@ class ResourceTracker:
         def work(ctx):
             node_generation = generation.lock_node(ctx, node.id)
             held = usage.held_names(ctx, self.host, nodename, node.uuid, devpaths)
-            report = inventory.sync(ctx, node.id, discovered, held)
+            report = host_resource_obj.HostResourceList.sync_namespaces(
+                ctx, node.id, inventory.offered(discovered), held
+            )
             generation.bump_node(ctx, node.id, node_generation)
             return report, held
 
         report, held = self._in_transactions(context, work, node, "")
+        for name in report["unavailable"]:
+            LOG.warning(
+                "Namespace %s on %s is held by instance %s but is no longer offered "
+                "by the driver ([pmem] namespaces or discovery); it stays assigned "
+                "and is marked unavailable.",
+                name,
+                nodename,
+                held[name][0],
+            )
         report["orphans"] = {n: d for n, d in in_use.items() if n not in held}
         for name, domain in sorted(report["orphans"].items()):
             LOG.warning(

@@ -22,8 +22,8 @@ from oslo_log import log as logging
 from pmemtrack import exception
 from pmemtrack.db import api as db_api
 from pmemtrack.objects import fields
+from pmemtrack.objects import host_resource as host_resource_obj
 from pmemtrack.resource_tracker import generation
-from pmemtrack.resource_tracker import inventory
 from pmemtrack.resource_tracker import node_view
 from pmemtrack.resource_tracker import retry
 
@@ -108,7 +108,9 @@ def _confirm_dirty(context, conf, node, name):
     claim on the node committed between that read and its commit."""
 
     def still_dirty(ctx):
-        return inventory.state_of(ctx, node.id, name) == _STATE.DIRTY
+        return (
+            host_resource_obj.HostResource.state_of(ctx, node.id, name) == _STATE.DIRTY
+        )
 
     return _decided_with_node_bumped(context, conf, node, still_dirty)
 
@@ -117,7 +119,7 @@ def _mark_wiped(context, conf, node, name):
     """dirty -> available; False if the row was no longer dirty."""
 
     def make_available(ctx):
-        changed = inventory.set_state(
+        changed = host_resource_obj.HostResourceList.set_state(
             ctx, node.id, [name], _STATE.AVAILABLE, only_from=_STATE.DIRTY
         )
         return changed == 1
