@@ -49,8 +49,8 @@ from pmemtrack.db import models  # noqa: E402
 from pmemtrack.objects import base as obj_base  # noqa: E402
 from pmemtrack.resource_tracker import retry  # noqa: E402
 from pmemtrack.resource_tracker import tracker as rt  # noqa: E402
-from pmemtrack.virt import fake  # noqa: E402
 from tests.fixtures import databases  # noqa: E402
+from tests.fixtures import fake_driver  # noqa: E402
 
 LABEL = "MEDIUM"
 RC = "CUSTOM_PMEM_NAMESPACE_MEDIUM"
@@ -103,7 +103,7 @@ def _worker_claims(jobs):
     started = time.time()
     for host, instance in instances:
         tracker = _worker["trackers"].setdefault(
-            host, rt.ResourceTracker(host, fake.FakeDriver())
+            host, rt.ResourceTracker(host, fake_driver.FakeDriver())
         )
         stats = retry.RetryStats()
         try:
@@ -137,7 +137,7 @@ def _hosts(ctx, count, namespaces_per_host):
     trackers = {}
     for i in range(count):
         host = f"compute{i}"
-        driver = fake.FakeDriver()
+        driver = fake_driver.FakeDriver()
         driver.add_namespaces(host, LABEL, namespaces_per_host)
         trackers[host] = rt.ResourceTracker(host, driver)
         trackers[host].update_available_resource(ctx, host)

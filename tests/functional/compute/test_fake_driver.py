@@ -3,12 +3,12 @@ libvirt driver, observed through what the fake hypervisor runs."""
 
 from pmemtrack.compute import api as compute_api
 from pmemtrack.compute import manager as compute_manager
-from pmemtrack.virt import fake
+from tests.fixtures import fake_driver
 from tests.fixtures import hosts
 
 
 def _host(name):
-    driver = fake.FakeDriver()
+    driver = fake_driver.FakeDriver()
     driver.add_namespaces(name, "MEDIUM", 2)
     return compute_manager.ComputeManager(name, driver, migration_address="127.0.0.1")
 

@@ -5,7 +5,7 @@ import uuid
 from pmemtrack import objects
 from pmemtrack.conf import CONF
 from pmemtrack.resource_tracker import tracker as rt
-from pmemtrack.virt import fake
+from tests.fixtures import fake_driver
 
 
 def flavor(pmem=None, name=None):
@@ -30,7 +30,7 @@ class Cloud:
 
     def add_host(self, host, **labels):
         """add_host('compute1', MEDIUM=4) gives ns0..ns3 labelled MEDIUM."""
-        driver = fake.FakeDriver()
+        driver = fake_driver.FakeDriver()
         start = 0
         for label, count in labels.items():
             numa_layout = count if isinstance(count, tuple) else (count,)

@@ -18,7 +18,7 @@ from pmemtrack.db import api as db_api
 from pmemtrack.resource_tracker import generation
 from pmemtrack.resource_tracker import retry
 from pmemtrack.resource_tracker import tracker as rt
-from pmemtrack.virt import fake
+from tests.fixtures import fake_driver
 
 REFUSALS = (exception.ComputeResourcesUnavailable, exception.QuotaExceeded)
 SPAWN = multiprocessing.get_context("spawn")
@@ -67,7 +67,9 @@ def claim_all(url, jobs, barrier, results):
     barrier.wait()
     started = time.monotonic()
     for host, instance_uuid in jobs:
-        tracker = trackers.setdefault(host, rt.ResourceTracker(host, fake.FakeDriver()))
+        tracker = trackers.setdefault(
+            host, rt.ResourceTracker(host, fake_driver.FakeDriver())
+        )
         instance = objects.Instance.get_by_uuid(ctx, instance_uuid, ["flavor"])
         stats = retry.RetryStats()
         try:
@@ -100,4 +102,6 @@ def claim_and_die(url, host, instance_uuid, in_transaction):
 
     generation.bump_node = stall
     instance = objects.Instance.get_by_uuid(ctx, instance_uuid, ["flavor"])
-    rt.ResourceTracker(host, fake.FakeDriver()).instance_claim(ctx, instance, host)
+    rt.ResourceTracker(host, fake_driver.FakeDriver()).instance_claim(
+        ctx, instance, host
+    )

@@ -37,8 +37,8 @@ from pmemtrack import objects
 from pmemtrack.db import api as db_api
 from pmemtrack.resource_tracker import retry
 from pmemtrack.resource_tracker import tracker as rt
-from pmemtrack.virt import fake
 from tests.fixtures import databases
+from tests.fixtures import fake_driver
 from tests.functional.resource_tracker import test_galera
 from tests.functional.resource_tracker.fixtures import Cloud
 
@@ -208,7 +208,9 @@ def _writer(index, url, jobs, barrier, progress, killed, results):
         # A compute service has the instance in hand when it claims: what
         # reaches the dead node is the claim itself.
         instances = [objects.Instance.get_by_uuid(ctx, u, ["flavor"]) for _, u in jobs]
-        trackers = {host: rt.ResourceTracker(host, fake.FakeDriver()) for host in HOSTS}
+        trackers = {
+            host: rt.ResourceTracker(host, fake_driver.FakeDriver()) for host in HOSTS
+        }
         records = []
         barrier.wait(timeout=GATE_TIMEOUT)
         for number, (host, _) in enumerate(jobs):

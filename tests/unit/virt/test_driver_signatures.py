@@ -11,8 +11,8 @@ import inspect
 import pytest
 
 from pmemtrack.virt import driver
-from pmemtrack.virt import fake
 from pmemtrack.virt.libvirt import driver as libvirt_driver
+from tests.fixtures import fake_driver
 
 NOVA_34 = {
     "init_host": "self, host",
@@ -54,7 +54,7 @@ def _parameters(method):
 
 
 @pytest.mark.parametrize(
-    "cls", [driver.ComputeDriver, fake.FakeDriver, libvirt_driver.LibvirtDriver]
+    "cls", [driver.ComputeDriver, fake_driver.FakeDriver, libvirt_driver.LibvirtDriver]
 )
 @pytest.mark.parametrize("name", sorted(NOVA_34))
 def test_nova_calls_each_method_with_the_parameters_it_takes(cls, name):
