@@ -1,7 +1,9 @@
 """Production code stands alone in the package: no module outside
 ``pmemtrack/sandbox/`` imports the sandbox (simulated tools, loopback sshd,
 embedded deployment, demo), except the ``pmemtrack`` CLI, which offers the
-embedded default and the demo."""
+embedded default and the demo; none imports the tests; and the layers import
+downward only (DESIGN.md's arrows: cmd -> compute -> resource_tracker ->
+objects -> db, compute -> virt, nova -> virt)."""
 
 import ast
 import pathlib
@@ -41,6 +43,46 @@ def test_no_production_module_imports_the_sandbox():
     into_sandbox = {module: names for module, names in arrows.items() if names}
 
     assert set(into_sandbox) <= ALLOWED, into_sandbox
+
+
+# What each layer must never import: the layers above it, and (for virt and
+# nova) the tracker's side, which inside Nova is Nova's own.
+ABOVE = ("cmd", "deployment", "sandbox")
+NEVER = {
+    "db": ("objects", "resource_tracker", "compute", "virt", "nova", *ABOVE),
+    "objects": ("resource_tracker", "compute", "virt", "nova", *ABOVE),
+    "resource_tracker": ("compute", "virt", "nova", *ABOVE),
+    "virt": ("objects", "resource_tracker", "compute", "nova", *ABOVE),
+    "nova": ("objects", "resource_tracker", "compute", *ABOVE),
+    "compute": ("nova", *ABOVE),
+}
+
+
+def _layer(dotted):
+    parts = dotted.split(".")
+    return parts[1] if parts[0] == "pmemtrack" and len(parts) > 2 else None
+
+
+def test_no_production_module_imports_the_tests():
+    arrows = {
+        relative: names
+        for relative, path in _production_modules()
+        if (names := sorted(n for n in _imports(path) if n.split(".")[0] == "tests"))
+    }
+
+    assert arrows == {}
+
+
+def test_layers_import_downward_only():
+    upward = {}
+    for relative, path in _production_modules():
+        layer = _layer(relative.removesuffix(".py").replace("/", "."))
+        forbidden = NEVER.get(layer, ())
+        names = sorted({n for n in _imports(path) if _layer(n + ".x") in forbidden})
+        if names:
+            upward[relative] = names
+
+    assert upward == {}
 
 
 def test_the_sandbox_holds_the_stand_ins():
