@@ -40,9 +40,9 @@ sys.path[:] = [ROOT, *(p for p in sys.path if os.path.abspath(p) != HERE)]
 
 from pmemtrack.sandbox import loopback_sshd as sshd  # noqa: E402
 from pmemtrack.sandbox import simulated  # noqa: E402
-from pmemtrack.virt.libvirt import mover  # noqa: E402
+from pmemtrack.virt.datamover import mover  # noqa: E402
+from pmemtrack.virt.datamover import ssh  # noqa: E402
 from pmemtrack.virt.libvirt import privileged  # noqa: E402
-from pmemtrack.virt.libvirt import ssh  # noqa: E402
 
 MiB = 1024 * 1024
 CASES = ("random", "zeros90")

@@ -14,7 +14,7 @@ import time
 from oslo_log import log as logging
 
 from pmemtrack.compute import states
-from pmemtrack.virt.libvirt import pairing
+from pmemtrack.virt.datamover import pairing
 
 LOG = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ from oslo_log import log as logging
 from oslo_utils import strutils
 
 from pmemtrack.nova import conf as nova_conf
+from pmemtrack.virt.datamover import mover
+from pmemtrack.virt.datamover import pairing
+from pmemtrack.virt.datamover import ssh
 from pmemtrack.virt.libvirt import lease
-from pmemtrack.virt.libvirt import mover
-from pmemtrack.virt.libvirt import pairing
 from pmemtrack.virt.libvirt import privileged
-from pmemtrack.virt.libvirt import ssh
 
 LOG = logging.getLogger(__name__)
 _DEFAULT_KEYS = ("id_ed25519", "id_ecdsa", "id_rsa")

@@ -84,7 +84,7 @@ def _state_of(context, compute_node_id, identifier):
 
 @db_api.context_manager.writer
 def _set_state(context, compute_node_id, identifiers, state, only_from):
-    # UPDATE host_resources SET state = :state, updated_at = :now
+    # UPDATE resources SET state = :state, updated_at = :now
     #  WHERE compute_node_id = :node AND identifier IN (:identifiers)
     #    [AND state = :only_from]
     query = sa.update(_TABLE).where(

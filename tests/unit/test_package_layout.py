@@ -6,6 +6,7 @@ downward only (DESIGN.md's arrows: cmd -> compute -> resource_tracker ->
 objects -> db, compute -> virt, nova -> virt)."""
 
 import ast
+import graphlib
 import pathlib
 
 import pmemtrack
@@ -83,6 +84,27 @@ def test_layers_import_downward_only():
             upward[relative] = names
 
     assert upward == {}
+
+
+def test_the_data_mover_imports_one_way_and_only_the_exceptions():
+    package = "pmemtrack.virt.datamover"
+    graph, outside = {}, {}
+    for path in (PACKAGE / "virt" / "datamover").glob("*.py"):
+        names = set(_imports(path))
+        graph[path.stem] = {
+            n.split(".")[3] for n in names if n.startswith(package + ".")
+        } - {path.stem}
+        outside[path.stem] = sorted(
+            n for n in names
+            if n.startswith("pmemtrack.") and not n.startswith(package)
+            and n.split(".")[1] != "exception"
+        )  # fmt: skip
+
+    # A cycle raises graphlib.CycleError naming the modules on it; the order
+    # lists what a module imports before it.
+    order = list(graphlib.TopologicalSorter(graph).static_order())
+    assert order.index("remote_process") < order.index("ssh") < order.index("mover")
+    assert {module: names for module, names in outside.items() if names} == {}
 
 
 def test_the_sandbox_holds_the_stand_ins():

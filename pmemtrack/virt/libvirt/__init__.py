@@ -1,1 +1,2 @@
-"""The libvirt compute driver and its pure-Python libvirt stand-in."""
+"""The libvirt compute driver: namespace discovery, guest XML with nvdimm
+devices, write leases and the privileged tools."""

@@ -15,10 +15,10 @@ from oslo_log import log as logging
 from pmemtrack import conf as pmt_conf
 from pmemtrack import exception
 from pmemtrack.virt import driver
+from pmemtrack.virt.datamover import mover
 from pmemtrack.virt.libvirt import config
 from pmemtrack.virt.libvirt import host as libvirt_host
 from pmemtrack.virt.libvirt import lease
-from pmemtrack.virt.libvirt import mover
 from pmemtrack.virt.libvirt import namespaces
 from pmemtrack.virt.libvirt import privileged
 

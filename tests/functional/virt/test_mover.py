@@ -19,9 +19,9 @@ import pytest
 from pmemtrack import conf as pmt_conf
 from pmemtrack import exception
 from pmemtrack.sandbox import simulated
-from pmemtrack.virt.libvirt import mover
+from pmemtrack.virt.datamover import mover
+from pmemtrack.virt.datamover import ssh
 from pmemtrack.virt.libvirt import privileged
-from pmemtrack.virt.libvirt import ssh
 from tests.fixtures import sshd
 
 MiB = 1024 * 1024

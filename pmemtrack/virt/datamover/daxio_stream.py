@@ -10,8 +10,8 @@ import tempfile
 import threading
 
 from pmemtrack import exception
-from pmemtrack.virt.libvirt import extents
-from pmemtrack.virt.libvirt import ssh
+from pmemtrack.virt.datamover import extents
+from pmemtrack.virt.datamover import ssh
 
 # Buffers (32 MiB) the source is read ahead into while data is being sent:
 # enough to read on while a new extent's daxio starts at the destination.

@@ -13,14 +13,14 @@ import socket
 import paramiko
 
 from pmemtrack import exception
-from pmemtrack.virt.libvirt import known_hosts
-from pmemtrack.virt.libvirt.gcm_writer import BATCH_PACKETS
-from pmemtrack.virt.libvirt.known_hosts import POLICIES
-from pmemtrack.virt.libvirt.known_hosts import AutoAddPolicy
-from pmemtrack.virt.libvirt.known_hosts import RejectPolicy
-from pmemtrack.virt.libvirt.known_hosts import WarnPolicy
-from pmemtrack.virt.libvirt.remote_process import RemoteProcess
-from pmemtrack.virt.libvirt.remote_process import Result
+from pmemtrack.virt.datamover import known_hosts
+from pmemtrack.virt.datamover.gcm_writer import BATCH_PACKETS
+from pmemtrack.virt.datamover.known_hosts import POLICIES
+from pmemtrack.virt.datamover.known_hosts import AutoAddPolicy
+from pmemtrack.virt.datamover.known_hosts import RejectPolicy
+from pmemtrack.virt.datamover.known_hosts import WarnPolicy
+from pmemtrack.virt.datamover.remote_process import RemoteProcess
+from pmemtrack.virt.datamover.remote_process import Result
 
 __all__ = [
     "BATCH_PACKETS",

@@ -4,9 +4,9 @@ import re
 import shlex
 
 from pmemtrack import exception
-from pmemtrack.virt.libvirt import daxio_report
-from pmemtrack.virt.libvirt import daxio_stream
-from pmemtrack.virt.libvirt import ssh
+from pmemtrack.virt.datamover import daxio_report
+from pmemtrack.virt.datamover import daxio_stream
+from pmemtrack.virt.datamover import ssh
 
 # The checksums report no progress; allow them reading this slowly.
 VERIFY_MIN_RATE = 50 * 1000 * 1000

@@ -6,7 +6,7 @@ import time
 import paramiko
 
 from pmemtrack import exception
-from pmemtrack.virt.libvirt import gcm_writer
+from pmemtrack.virt.datamover import gcm_writer
 
 # How often a blocked read looks at the clock and at the connection.
 _POLL_INTERVAL = 0.2

@@ -5,7 +5,7 @@ holding data are written, each by its own daxio.
 """
 
 from pmemtrack import exception
-from pmemtrack.virt.libvirt import daxio_report
+from pmemtrack.virt.datamover import daxio_report
 
 # Zeros are found 2 MiB at a time: the usual devdax alignment, and a size at
 # which comparing with a zero buffer costs about 40 ms per GiB.

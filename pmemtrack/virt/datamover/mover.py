@@ -22,21 +22,21 @@ import time
 from oslo_log import log as logging
 
 from pmemtrack import exception
-from pmemtrack.virt.libvirt import checksum
-from pmemtrack.virt.libvirt import daxio_report
-from pmemtrack.virt.libvirt import daxio_stream
-from pmemtrack.virt.libvirt import extents
-from pmemtrack.virt.libvirt import ssh
-from pmemtrack.virt.libvirt.checksum import VERIFY_MIN_RATE
-from pmemtrack.virt.libvirt.daxio_stream import PIPE_SIZE
-from pmemtrack.virt.libvirt.daxio_stream import READ_AHEAD
-from pmemtrack.virt.libvirt.daxio_stream import ZERO_REPORT
-from pmemtrack.virt.libvirt.extents import GRANULE
-from pmemtrack.virt.libvirt.extents import MAX_PENDING
-from pmemtrack.virt.libvirt.extents import ZERO_GAP
-from pmemtrack.virt.libvirt.progress import PROGRESS_INTERVAL
-from pmemtrack.virt.libvirt.progress import Meter
-from pmemtrack.virt.libvirt.progress import Progress
+from pmemtrack.virt.datamover import checksum
+from pmemtrack.virt.datamover import daxio_report
+from pmemtrack.virt.datamover import daxio_stream
+from pmemtrack.virt.datamover import extents
+from pmemtrack.virt.datamover import ssh
+from pmemtrack.virt.datamover.checksum import VERIFY_MIN_RATE
+from pmemtrack.virt.datamover.daxio_stream import PIPE_SIZE
+from pmemtrack.virt.datamover.daxio_stream import READ_AHEAD
+from pmemtrack.virt.datamover.daxio_stream import ZERO_REPORT
+from pmemtrack.virt.datamover.extents import GRANULE
+from pmemtrack.virt.datamover.extents import MAX_PENDING
+from pmemtrack.virt.datamover.extents import ZERO_GAP
+from pmemtrack.virt.datamover.progress import PROGRESS_INTERVAL
+from pmemtrack.virt.datamover.progress import Meter
+from pmemtrack.virt.datamover.progress import Progress
 
 __all__ = [
     "GRANULE",
