@@ -6,7 +6,7 @@ import shlex
 from pmemtrack import exception
 from pmemtrack.virt.datamover import daxio_report
 from pmemtrack.virt.datamover import daxio_stream
-from pmemtrack.virt.datamover import ssh
+from pmemtrack.virt.datamover import remote_process
 
 # The checksums report no progress; allow them reading this slowly.
 VERIFY_MIN_RATE = 50 * 1000 * 1000
@@ -29,7 +29,7 @@ def parse_hash(result, length, where):
             f"checksum on {where} failed: {result.stderr.strip()}"
         )
     stderr = _EXIT.sub("", result.stderr)
-    daxio = ssh.Result(int(exit_line.group(1)), b"", stderr)
+    daxio = remote_process.Result(int(exit_line.group(1)), b"", stderr)
     daxio_report.check_daxio(daxio, length, where)
     digest = result.stdout.decode(errors="replace").split()[:1]
     if result.exit_status != 0 or not digest or not _HEX.match(digest[0]):

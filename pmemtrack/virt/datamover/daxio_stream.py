@@ -11,7 +11,7 @@ import threading
 
 from pmemtrack import exception
 from pmemtrack.virt.datamover import extents
-from pmemtrack.virt.datamover import ssh
+from pmemtrack.virt.datamover import remote_process
 
 # Buffers (32 MiB) the source is read ahead into while data is being sent:
 # enough to read on while a new extent's daxio starts at the destination.
@@ -42,7 +42,7 @@ def _wait_for(fd, writing, timeout):
 
 
 class LocalProcess:
-    """A command here, with the interface of ``ssh.RemoteProcess``; with
+    """A command here, with the interface of ``remote_process.RemoteProcess``; with
     ``stream`` its stdout is a pipe to read from, else it is collected."""
 
     def __init__(self, argv, env, timeout, feed=False, stream=False):
@@ -109,7 +109,7 @@ class LocalProcess:
                 f"{self.command} did not end within {timeout:.0f} s"
             )
         stdout = b"" if self._out is None else _read_back(self._out)
-        return ssh.Result(
+        return remote_process.Result(
             status, stdout, _read_back(self._err).decode(errors="replace")
         )
 

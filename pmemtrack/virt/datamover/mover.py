@@ -26,34 +26,8 @@ from pmemtrack.virt.datamover import checksum
 from pmemtrack.virt.datamover import daxio_report
 from pmemtrack.virt.datamover import daxio_stream
 from pmemtrack.virt.datamover import extents
+from pmemtrack.virt.datamover import progress as progress_meter
 from pmemtrack.virt.datamover import ssh
-from pmemtrack.virt.datamover.checksum import VERIFY_MIN_RATE
-from pmemtrack.virt.datamover.daxio_stream import PIPE_SIZE
-from pmemtrack.virt.datamover.daxio_stream import READ_AHEAD
-from pmemtrack.virt.datamover.daxio_stream import ZERO_REPORT
-from pmemtrack.virt.datamover.extents import GRANULE
-from pmemtrack.virt.datamover.extents import MAX_PENDING
-from pmemtrack.virt.datamover.extents import ZERO_GAP
-from pmemtrack.virt.datamover.progress import PROGRESS_INTERVAL
-from pmemtrack.virt.datamover.progress import Meter
-from pmemtrack.virt.datamover.progress import Progress
-
-__all__ = [
-    "GRANULE",
-    "MAX_PENDING",
-    "PIPE_SIZE",
-    "PROGRESS_INTERVAL",
-    "READ_AHEAD",
-    "VERIFY_MIN_RATE",
-    "ZERO_GAP",
-    "ZERO_REPORT",
-    "CopyResult",
-    "Mover",
-    "Progress",
-    "check_sizes",
-    "copy_namespaces",
-    "copy_namespaces_conf",
-]
 
 LOG = logging.getLogger(__name__)
 
@@ -93,7 +67,7 @@ class Mover:
         stall_timeout=120,
         chunk_size=1024 * 1024,
         progress=None,
-        progress_interval=PROGRESS_INTERVAL,
+        progress_interval=progress_meter.PROGRESS_INTERVAL,
         cancelled=None,
         lease_token=None,
     ):
@@ -197,7 +171,7 @@ class Mover:
         )
 
     def _stream(self, old, source, runs):
-        meter = Meter(
+        meter = progress_meter.Meter(
             old.name, old.size, self.progress, self.progress_interval, self.where
         )
         for offset, length, view in source.chunks():

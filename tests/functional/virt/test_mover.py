@@ -19,7 +19,9 @@ import pytest
 from pmemtrack import conf as pmt_conf
 from pmemtrack import exception
 from pmemtrack.sandbox import simulated
+from pmemtrack.virt.datamover import extents
 from pmemtrack.virt.datamover import mover
+from pmemtrack.virt.datamover import remote_process
 from pmemtrack.virt.datamover import ssh
 from pmemtrack.virt.libvirt import privileged
 from tests.fixtures import sshd
@@ -144,7 +146,7 @@ def test_only_extents_with_data_cross_the_wire(server, tools, source, dest):
 
     assert read(new) == read(old)
     assert result.extents == 3
-    assert result.wire_bytes == 3 * mover.GRANULE
+    assert result.wire_bytes == 3 * extents.GRANULE
     assert result.verified
 
 
@@ -213,7 +215,7 @@ def test_same_host_copy_runs_without_ssh(tools, source):
     assert read(new) == read(old)
     assert result.destination == "this host"
     assert result.extents == 2
-    assert result.wire_bytes == 3 * mover.GRANULE
+    assert result.wire_bytes == 3 * extents.GRANULE
     assert result.verified
 
 
@@ -378,7 +380,7 @@ def test_exec_returns_status_and_stderr(server):
     with ssh.connect(server.address, settings(server)) as c:
         result = c.exec("cat; echo oops >&2; exit 3", 10, stdin=b"in")
 
-    assert result == ssh.Result(3, b"in", "oops\n")
+    assert result == remote_process.Result(3, b"in", "oops\n")
 
 
 # -- failures -----------------------------------------------------------------
