@@ -160,21 +160,20 @@ def _postgresql_unreachable(operational_error, match, engine_name, is_disconnect
     raise db_exc.DBConnectionError(operational_error)
 
 
+def engine_options(conf):
+    """Every [database] option as set in ``conf``, for the facade: oslo.db
+    takes them all (and ignores, by name, those meant for its old DB API),
+    so none an operator sets is silently dropped. Among them
+    mysql_wsrep_sync_wait: with writers on every Galera node, 1 makes each
+    read wait until its node applied the commits made through the others."""
+    options = dict(conf.database.items())
+    del options["connection"]
+    return options
+
+
 def configure(conf):
     """Point the facade at [database]/connection, once per process."""
-    db = conf.database
-    configure_url(
-        db.connection,
-        max_pool_size=db.max_pool_size,
-        max_overflow=db.max_overflow,
-        pool_timeout=db.pool_timeout,
-        connection_recycle_time=db.connection_recycle_time,
-        max_retries=db.max_retries,
-        retry_interval=db.retry_interval,
-        # Galera with writers on every node: 1 makes each read wait until its
-        # node applied the commits made before it through the other nodes.
-        mysql_wsrep_sync_wait=db.mysql_wsrep_sync_wait,
-    )
+    configure_url(conf.database.connection, **engine_options(conf))
 
 
 def configure_url(url, **engine_options):
