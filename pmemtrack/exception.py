@@ -202,10 +202,6 @@ class NamespaceBusy(PmemtrackException):
     )
 
 
-class WriteLeaseError(PmemtrackException):
-    msg_fmt = "Cannot %(action)s the write lease of namespace %(name)s: %(reason)s"
-
-
 class InvalidGuestConfig(PmemtrackException):
     msg_fmt = "Cannot build the guest of instance %(instance_uuid)s: %(reason)s"
 

@@ -258,16 +258,10 @@ def _counts_of_blobs(instance_uuid, resources, migration_context):
     return tuple(holding.count_by_class().items())
 
 
-def project_counts(context, project_id, instance_uuid):
-    """(what the project's other live instances use, what ``instance_uuid``
-    uses), each as namespaces per resource class."""
-    rows = context.session.execute(_OF_PROJECT, {"project_id": project_id})
-    return counts_by_rows(rows, instance_uuid)
-
-
 def counts_by_rows(rows, instance_uuid):
-    """project_counts() of rows of (uuid, project_id, resources,
-    migration_context)."""
+    """(what the project's other live instances use, what ``instance_uuid``
+    uses), each as namespaces per resource class, from rows of (uuid,
+    project_id, resources, migration_context)."""
     others, own = collections.Counter(), collections.Counter()
     for uuid, _, resources, migration_context in rows:
         counts = _counts_of_blobs(uuid, resources, migration_context)

@@ -17,9 +17,9 @@ from oslo_log import log as logging
 from pmemtrack import conf as pmt_conf
 from pmemtrack import context as pmt_context
 from pmemtrack import deployment
-from pmemtrack import flavors
 from pmemtrack.compute import manager as compute_manager
 from pmemtrack.db import api as db_api
+from pmemtrack.sandbox import flavors
 from pmemtrack.sandbox import loopback_sshd
 from pmemtrack.sandbox import simulated
 from pmemtrack.virt.libvirt import driver as libvirt_driver

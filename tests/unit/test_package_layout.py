@@ -2,8 +2,9 @@
 ``pmemtrack/sandbox/`` imports the sandbox (simulated tools, loopback sshd,
 embedded deployment, demo), except the ``pmemtrack`` CLI, which offers the
 embedded default and the demo; none imports the tests; and the layers import
-downward only (DESIGN.md's arrows: cmd -> compute -> resource_tracker ->
-objects -> db, compute -> virt, nova -> virt)."""
+downward only: cmd -> compute -> resource_tracker -> objects -> db,
+compute -> virt, nova -> virt (never nova -> resource_tracker: inside Nova,
+Nova's own tracker owns the assignment)."""
 
 import ast
 import graphlib

@@ -110,14 +110,6 @@ class Mover:
         )
         return result
 
-    def verify(self, old, new):
-        """The SHA-256 of the first ``old.size`` bytes of both namespaces,
-        computed on both hosts at once; CopyFailed if they differ."""
-        try:
-            return self._verify(old, new)
-        except (exception.CopyStepFailed, exception.SSHError, OSError, EOFError) as err:
-            raise self._failed(old, new, err) from err
-
     def close(self):
         if self.connection is not None:
             self.connection.close()
