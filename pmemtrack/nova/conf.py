@@ -21,7 +21,7 @@ pmemtrack_group = cfg.OptGroup(
 
 COPY_SPEC = "pmemtrack:copy_pmem_devices"
 COPY_TRAIT = "CUSTOM_PMEMTRACK_DATA_COPY"
-_SHARED_COPY_OPTS = ("stall_timeout", "chunk_size")
+_SHARED_COPY_OPTS = ("stall_timeout", "chunk_size", "parallel_streams")
 
 pmemtrack_opts = [
     cfg.BoolOpt(

@@ -96,7 +96,7 @@ def lease_path(options, devpath):
 # -- the request the privileged daemon runs ---------------------------------------
 
 _OPTIONS = ("command_timeout", "wipe_timeout", "lease_dir", "daxctl_path",
-            "daxio_path", "stall_timeout", "chunk_size")  # fmt: skip
+            "daxio_path", "stall_timeout", "chunk_size", "parallel_streams")  # fmt: skip
 _DEVICE = ("name", "label", "devpath", "size", "align")
 
 
@@ -184,6 +184,7 @@ class DataCopier:
                 ssh_settings=settings,
                 stall_timeout=self.options.stall_timeout,
                 chunk_size=self.options.chunk_size,
+                parallel_streams=self.options.parallel_streams,
                 lease_token=token,
             )
         except Exception:

@@ -23,6 +23,7 @@ class Options:
     def __init__(self, work):
         self.command_timeout, self.wipe_timeout = 60, 600
         self.stall_timeout, self.chunk_size = 30, 1024 * 1024
+        self.parallel_streams = 1
         self.ssh_user = self.ssh_key_file = self.known_hosts_file = None
         self.ssh_port, self.host_key_policy, self.connect_timeout = 22, "reject", 30
         self.lease_dir = os.path.join(work, "leases")

@@ -456,6 +456,41 @@ class GuestDataAcrossMovesTest(PmemOnNovaBase):
         self.assertEqual(PATTERN, self._read(target))
         self.assertTrue(self._zeroed(source))
 
+    def test_a_move_copies_its_namespaces_in_parallel_streams(self):
+        # [pmemtrack] parallel_streams = 2: both namespaces travel at once.
+        self.flags(parallel_streams=2, group="pmemtrack")
+        self._start_host("host1")
+        self._start_host("host2")
+        two = self._create_flavor(
+            extra_spec={"hw:pmem": "SMALL,SMALL", "pmemtrack:copy_pmem_devices": "true"}
+        )
+        server = self._boot(two, "host1")
+        sources = self._devices(server)
+        for i, device in enumerate(sources, start=1):
+            self._write(device, bytes([i]) * len(PATTERN))
+        # Each destination writer registers, waits (up to 20 s) until two are
+        # registered, then notes how many it saw: one stream at a time would
+        # note 1 and then 2.
+        writers = os.path.join(self.work, "writers")
+        os.makedirs(writers)
+        seen = os.path.join(self.work, "seen")
+        self._daxio_whose_writes(
+            f"touch {writers}/$$; i=0; "
+            f'while [ "$(ls {writers} | wc -l)" -lt 2 ] && [ $i -lt 200 ]; '
+            f"do sleep 0.1; i=$((i+1)); done; ls {writers} | wc -l >> {seen}"
+        )
+
+        self.api.post_server_action(server["id"], {"migrate": None})
+        server = self._wait_for_state_change(server, "VERIFY_RESIZE")
+
+        with open(seen) as f:
+            self.assertEqual([2, 2], sorted(int(line) for line in f))
+        targets = self._devices(server, "new_resources")
+        self.assertEqual(
+            [bytes([1]) * len(PATTERN), bytes([2]) * len(PATTERN)],
+            [self._read(device) for device in targets],
+        )
+
     def test_same_host_resize_copies_the_data(self):
         self.flags(allow_resize_to_same_host=True)
         self._start_host("host1")
