@@ -19,6 +19,7 @@ UNLIMITED = -1
 # hard_limit is an INTEGER column: 32 bits on MariaDB and PostgreSQL.
 MAX_LIMIT = 2**31 - 1
 _LIMITS = models.QuotaLimit.__table__
+_QUOTA_ANCHORS = models.ProjectQuotaAnchor.__table__
 
 
 def limit_in_force(overrides, resource_class, quota_conf):
@@ -43,6 +44,33 @@ def overrides_of_project(context, project_id):
         _LIMITS.c.project_id == project_id
     )
     return dict(context.session.execute(query).all())
+
+
+@db_api.context_manager.writer.independent
+def _create_anchor_unless_exists(context, project_id):
+    # SELECT id FROM project_quota_anchors WHERE project_id = :project_id
+    # INSERT INTO project_quota_anchors (project_id, generation) VALUES (:p, 0)
+    exists = context.session.execute(
+        sa.select(_QUOTA_ANCHORS.c.id).where(_QUOTA_ANCHORS.c.project_id == project_id)
+    ).first()
+    if exists is None:
+        context.session.execute(
+            sa.insert(_QUOTA_ANCHORS).values(project_id=project_id, generation=0)
+        )
+
+
+def ensure_anchor(context, project_id):
+    """Create the project's quota anchor row (the row every claim of the
+    project locks, whose generation only the claim's compare-and-update
+    changes) if it does not exist yet.
+
+    Its own short transaction: a duplicate insert aborts a PostgreSQL
+    transaction, so it must not happen inside a claim.
+    """
+    try:
+        _create_anchor_unless_exists(context, project_id)
+    except db_exc.DBDuplicateEntry:
+        return  # a concurrent claim of the project created it first
 
 
 @db_api.context_manager.reader

@@ -7,9 +7,6 @@ that a limit applies to compare-and-updates the anchor's generation, so two
 claims on two hosts cannot both pass a limit.
 """
 
-from oslo_db import exception as db_exc
-import sqlalchemy as sa
-
 from pmemtrack import exception
 from pmemtrack.db import api as db_api
 from pmemtrack.db import models
@@ -26,28 +23,12 @@ _KNOWN_ANCHORS = set()
 
 
 def ensure_anchor(context, project_id):
-    """Create the project's anchor row if it does not exist yet.
-
-    Its own short transaction: a duplicate insert aborts a PostgreSQL transaction,
-    so it must not happen inside a claim.
-    """
+    """Create the project's anchor row (objects/quota.py, in its own short
+    transaction) unless this process has seen it; called before each claim
+    attempt, outside the claim's transaction."""
     if project_id in _KNOWN_ANCHORS:
         return
-    try:
-        with db_api.context_manager.writer.independent.using(context):
-            exists = context.session.execute(
-                sa.select(_QUOTA_ANCHORS.c.id).where(
-                    _QUOTA_ANCHORS.c.project_id == project_id
-                )
-            ).first()
-            if exists is None:
-                context.session.execute(
-                    sa.insert(_QUOTA_ANCHORS).values(
-                        project_id=project_id, generation=0
-                    )
-                )
-    except db_exc.DBDuplicateEntry:
-        pass
+    quota_obj.ensure_anchor(context, project_id)
     _KNOWN_ANCHORS.add(project_id)
 
 
