@@ -18,10 +18,11 @@ from pmemtrack.db import api as db_api
 LOG = logging.getLogger(__name__)
 
 # oslo.db turns MySQL's deadlock and lock wait timeout (1213, 1205, Galera's
-# certification failures among them) and PostgreSQL's deadlock into
-# DBDeadlock. It maps neither PostgreSQL's serialization failure (40001: a
-# lost race at REPEATABLE READ or above) nor SQLite's busy database, so only
-# those are matched here.
+# certification failures among them), MariaDB's "record has changed since
+# last read" (1020, with innodb_snapshot_isolation: its DBConsistencyError is
+# a DBDeadlock) and PostgreSQL's deadlock into DBDeadlock. It maps neither
+# PostgreSQL's serialization failure (40001: a lost race at REPEATABLE READ or
+# above) nor SQLite's busy database, so only those are matched here.
 _PG_SERIALIZATION_FAILURE = "40001"
 
 

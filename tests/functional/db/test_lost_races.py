@@ -54,3 +54,28 @@ def test_a_deadlock_is_a_lost_race_that_is_retried(db_engine):
     assert len(errors) == 1, errors
     assert type(errors[0]).__name__ == "DBDeadlock"
     assert retry.is_retryable(errors[0])
+
+
+@pytest.mark.parametrize("backend", ["mysql"])
+def test_a_row_changed_since_the_snapshot_is_a_lost_race_that_is_retried(db_engine):
+    """MariaDB with innodb_snapshot_isolation (the default from 11.8) refuses
+    to write a row another transaction changed since this one's snapshot:
+    error 1020, which oslo.db raises as DBConsistencyError."""
+    with db_engine.begin() as conn:
+        conn.execute(sa.insert(ANCHORS).values(project_id="p1", generation=0))
+    stale, other = db_engine.connect(), db_engine.connect()
+    try:
+        stale.execute(sa.text("SET SESSION innodb_snapshot_isolation = ON"))
+        stale.commit()
+        stale.execute(sa.select(ANCHORS.c.generation)).all()  # the snapshot
+        with other.begin():
+            _touch(other, "p1")
+        with pytest.raises(Exception) as lost:
+            _touch(stale, "p1")
+        stale.rollback()
+    finally:
+        stale.close()
+        other.close()
+
+    assert type(lost.value).__name__ == "DBConsistencyError"
+    assert retry.is_retryable(lost.value)
