@@ -29,6 +29,9 @@ SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 # SQLite: how long a writer waits for another process's write lock (ms).
 SQLITE_BUSY_TIMEOUT_MS = 30000
+# Marks a connection whose transaction has emitted its BEGIN IMMEDIATE; the
+# commit and rollback listeners clear it (a name of our own, not oslo.db's).
+_BEGUN = "pmemtrack_begun"
 
 
 def setup_engine(engine):
@@ -55,10 +58,12 @@ def setup_engine(engine):
         cursor.close()
 
     def on_begin(connection):
-        # oslo.db's commit/rollback listeners clear the same flag.
-        if "in_transaction" not in connection.info:
+        if _BEGUN not in connection.info:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
-            connection.info["in_transaction"] = True
+            connection.info[_BEGUN] = True
+
+    def on_end(connection):
+        connection.info.pop(_BEGUN, None)
 
     # The begin listeners oslo.db put on a SQLite engine (a plain BEGIN) give
     # way to this one: SQLAlchemy ignores insert=True for connection events,
@@ -68,6 +73,8 @@ def setup_engine(engine):
         sa.event.remove(engine, "begin", listener)
     sa.event.listen(engine, "connect", on_connect)
     sa.event.listen(engine, "begin", on_begin)
+    sa.event.listen(engine, "commit", on_end)
+    sa.event.listen(engine, "rollback", on_end)
     # oslo.db opened a connection to test the engine before these listeners
     # existed; drop it so every pooled connection is set up as above.
     engine.dispose()

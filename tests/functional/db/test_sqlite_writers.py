@@ -29,12 +29,13 @@ def test_every_transaction_holds_the_write_lock_from_its_first_read(tmp_path):
     engine = engines.create_engine(db_api.sqlite_url(path), max_retries=0)
     db_api.setup_engine(engine)
     try:
-        for _ in range(2):  # the second transaction begins the same way
+        for _ in range(2):  # on a new connection each time, as the pool does
             with engine.connect() as conn:
-                with conn.begin():
-                    conn.execute(sa.text("SELECT 1")).all()
-                    assert _another_writer_is_locked_out(path)
-                assert not _another_writer_is_locked_out(path)
+                for _ in range(2):  # a second transaction on one connection
+                    with conn.begin():
+                        conn.execute(sa.text("SELECT 1")).all()
+                        assert _another_writer_is_locked_out(path)
+                    assert not _another_writer_is_locked_out(path)
     finally:
         engine.dispose()
         engine.info_keepalive.close()
