@@ -6,9 +6,9 @@ import dataclasses
 import getpass
 import os
 import shlex
-import subprocess
 import types
 
+from oslo_concurrency import processutils
 from oslo_log import log as logging
 from oslo_utils import strutils
 
@@ -141,16 +141,19 @@ class _Destination:
 
     def run(self, argv):
         if self.address is None:
-            done = subprocess.run(argv, capture_output=True, timeout=self.timeout)
-            status, stderr = done.returncode, done.stderr
+            try:
+                processutils.execute(*argv, timeout=self.timeout)
+                return
+            except processutils.ProcessExecutionError as err:
+                status, stderr = err.exit_code, err.stderr or ""
         else:
             with ssh.connect(self.address, self.settings) as connection:
                 result = connection.exec(shlex.join(argv), self.timeout)
-            status, stderr = result.exit_status, result.stderr
-        if status != 0:
-            raise RuntimeError(
-                f"{argv[0]} exited {status}: {stderr.decode(errors='replace').strip()}"
-            )
+            if result.exit_status == 0:
+                return
+            status = result.exit_status
+            stderr = result.stderr.decode(errors="replace")
+        raise RuntimeError(f"{argv[0]} exited {status}: {stderr.strip()}")
 
     def __str__(self):
         return self.address or "this host"

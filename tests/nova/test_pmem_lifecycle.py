@@ -534,6 +534,30 @@ class GuestDataAcrossMovesTest(PmemOnNovaBase):
         self.assertEqual(allocations_before, self._resources_of(server))
         self.assertEqual([source], self._devices(server))
 
+    def test_a_failed_same_host_copy_zeroes_what_it_wrote(self):
+        self.flags(allow_resize_to_same_host=True)
+        self._start_host("host1")
+        server = self._boot(self.small, "host1")
+        (source,) = self._devices(server)
+        self._write(source)
+        # The writer writes the tenant's data into the new namespace, then
+        # fails: the new namespace holds it until the copy's cleanup runs.
+        daxio = os.path.join(self.work, "bin", "daxio")
+        self._daxio_whose_writes(f'{daxio} "$@"; exit 1')
+
+        self.api.post_server_action(
+            server["id"], {"resize": {"flavorRef": self.bigger}}
+        )
+        self._wait_for_failed_resize(server)
+        server = self._wait_for_state_change(server, "ACTIVE")
+        self.assertEqual([source], self._devices(server))
+        self.assertEqual(PATTERN, self._read(source))
+        dev_dir = os.path.join(self.worlds["host1"], "dev")
+        for chardev in os.listdir(dev_dir):
+            if os.path.join(dev_dir, chardev) != source.devpath:
+                with open(os.path.join(dev_dir, chardev), "rb") as f:
+                    self.assertFalse(any(f.read()), chardev)
+
     def test_a_stalled_destination_writer_keeps_its_namespace_out_of_the_pool(self):
         self.flags(allow_resize_to_same_host=False)
         self.flags(stall_timeout=2, group="pmemtrack")
