@@ -226,7 +226,11 @@ class Instance(base.PmemtrackObject):
         for name in extra_attrs:
             blob = getattr(row, name)
             setattr(instance, name, instance_extra.decode(row.uuid, name, blob))
-        instance.obj_reset_changes(extra_attrs)
+        # Recursive: a blob's JSON carries the change marks its writer left
+        # (Nova's too), and a pending change in a nested object would make the
+        # next save() write the blob back, stale, even one that only takes
+        # the task_state.
+        instance.obj_reset_changes(extra_attrs, recursive=True)
         return instance
 
     @classmethod
@@ -257,7 +261,7 @@ class Instance(base.PmemtrackObject):
             )
         blob = _get_extra(self._context, self.uuid, attrname)
         setattr(self, attrname, instance_extra.decode(self.uuid, attrname, blob))
-        self.obj_reset_changes([attrname])
+        self.obj_reset_changes([attrname], recursive=True)
 
     def create(self):
         if self.obj_attr_is_set("id"):

@@ -177,7 +177,7 @@ class Migration(base.PmemtrackObject):
                     flavor_obj.Flavor, blob, row.instance_uuid, f"migrations.{name}"
                 )
             setattr(migration, name, flavor)
-        migration.obj_reset_changes(_FLAVOR_COLUMNS)
+        migration.obj_reset_changes(_FLAVOR_COLUMNS, recursive=True)
         return migration
 
     @classmethod

@@ -166,3 +166,36 @@ def test_deleting_a_deleted_instance_says_it_is_gone(ctx):
     instance.destroy()
     with pytest.raises(exception.InstanceNotFound):
         instance.destroy()
+
+
+def test_an_instance_read_from_the_db_has_no_pending_change(ctx):
+    instance = _instance(ctx)
+    instance.resources = _resources("ns_0")
+    instance.save()
+    found = objects.Instance.get_by_uuid(
+        ctx, UUID, ["flavor", "resources", "migration_context"]
+    )
+    assert found.obj_get_changes() == {}
+    lazily = objects.Instance.get_by_uuid(ctx, UUID)
+    assert lazily.resources[0].identifier == "ns_0"
+    assert lazily.obj_get_changes() == {}
+
+
+def test_taking_the_task_state_never_writes_back_namespaces_read_before(ctx):
+    """An operation that read the instance, then takes it once another one
+    gave it back, must not write back the namespaces it read: they may have
+    moved on (a revert, a confirm), and the old blob would hold them again."""
+    instance = _instance(ctx)
+    instance.resources = _resources("ns_0")
+    instance.save()
+    stale = objects.Instance.get_by_uuid(ctx, UUID, ["resources", "migration_context"])
+    moved_on = objects.Instance.get_by_uuid(ctx, UUID, ["resources"])
+    moved_on.resources = _resources("ns_5")
+    moved_on.save()
+
+    stale.task_state = "resize_confirming"
+    stale.save(expected_task_state=[None])
+
+    found = objects.Instance.get_by_uuid(ctx, UUID, ["resources"])
+    assert [r.identifier for r in found.resources] == ["ns_5"]
+    assert found.task_state == "resize_confirming"

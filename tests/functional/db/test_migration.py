@@ -59,3 +59,11 @@ def test_invalid_type_and_unknown_uuid(ctx):
         objects.Migration(ctx, migration_type="live-migration")
     with pytest.raises(exception.MigrationNotFound):
         objects.Migration.get_by_uuid(ctx, "00000000-0000-4000-8000-00000000dead")
+
+
+def test_a_migration_read_from_the_db_has_no_pending_change(ctx):
+    """Its flavor blobs carry their writer's change marks; a status change
+    must not write them back."""
+    migration = _migration(ctx)
+    found = objects.Migration.get_by_uuid(ctx, migration.uuid)
+    assert found.obj_get_changes() == {}
