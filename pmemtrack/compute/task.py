@@ -12,6 +12,7 @@ from oslo_log import log as logging
 
 from pmemtrack import exception
 from pmemtrack.compute import recovery
+from pmemtrack.resource_tracker import retry
 
 LOG = logging.getLogger(__name__)
 
@@ -35,12 +36,12 @@ def held(context, conf, instance, task_state, action, vm_states, managers):
     failed or not. ``managers``: the hosts this process drives, for rolling
     back an abandoned move."""
     try:
-        _take(instance, task_state, action, vm_states)
+        _take(context, conf, instance, task_state, action, vm_states)
     except exception.UnexpectedTaskStateError:
         if not recovery.recover_abandoned(context, conf, instance, managers):
             raise
         instance.refresh()
-        _take(instance, task_state, action, vm_states)
+        _take(context, conf, instance, task_state, action, vm_states)
     where = (instance.vm_state, instance.host)
     LOG.info("Instance %s: %s started (%s on %s)", instance.uuid, action, *where)
     try:
@@ -53,10 +54,26 @@ def held(context, conf, instance, task_state, action, vm_states, managers):
         LOG.info("Instance %s: %s done (%s on %s, now %s on %s)", instance.uuid,
                  action, *where, instance.vm_state, instance.host)  # fmt: skip
     finally:
-        _give_back(instance, task_state)
+        _give_back(context, conf, instance, task_state)
 
 
-def _take(instance, task_state, action, vm_states):
+def _compare_and_set(context, conf, instance, expected):
+    """Save ``instance`` only if its stored task_state is ``expected``.
+
+    On a multi-writer Galera cluster two nodes' compare-and-updates of one
+    row can both pass, each on its own node; the later COMMIT then fails
+    certification (a DBDeadlock). That is a lost race: retried in a fresh
+    transaction, the write finds the winner's task_state and is refused.
+    """
+    retry.in_fresh_transactions(
+        context,
+        lambda ctx: instance.save(expected_task_state=expected),
+        conf,
+        {"instance_uuid": instance.uuid, "node": instance.node},
+    )
+
+
+def _take(context, conf, instance, task_state, action, vm_states):
     if vm_states is not None and instance.vm_state not in vm_states:
         raise exception.InvalidMoveRequest(
             action=action,
@@ -65,18 +82,18 @@ def _take(instance, task_state, action, vm_states):
         )
     instance.task_state = task_state
     try:
-        instance.save(expected_task_state=[None])
+        _compare_and_set(context, conf, instance, [None])
     except exception.UnexpectedTaskStateError:
         instance.refresh()
         raise
 
 
-def _give_back(instance, task_state):
+def _give_back(context, conf, instance, task_state):
     if instance.task_state is None:
         return  # the operation's last write gave it back
     instance.task_state = None
     try:
-        instance.save(expected_task_state=[task_state])
+        _compare_and_set(context, conf, instance, [task_state])
     except (exception.InstanceNotFound, exception.UnexpectedTaskStateError):
         # Deleted, or taken over by a recovery: not ours to give back.
         pass

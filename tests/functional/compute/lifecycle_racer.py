@@ -4,6 +4,8 @@ Each process opens the database and the two simulated hosts itself, waits at
 a barrier so all act together, runs one operation and reports its outcome.
 """
 
+import traceback
+
 from pmemtrack import context as pmt_context
 from pmemtrack import exception
 from pmemtrack import objects
@@ -15,9 +17,10 @@ MiB = 1024 * 1024
 LAYOUT = {"SMALL": 2, "BIG": 2}
 
 
-def act(url, state_dir, ssh_options, action, instance_uuid, barrier, results):
+def act(url, engine_options, state_dir, ssh_options, action, instance_uuid,
+        barrier, results):  # fmt: skip
     """Put (action, "won" | "refused", detail) on ``results``."""
-    db_api.configure_url(url, max_retries=0)
+    db_api.configure_url(url, max_retries=0, **engine_options)
     objects.register_all()
     ctx = pmt_context.get_admin_context()
     managers = {
@@ -36,5 +39,5 @@ def act(url, state_dir, ssh_options, action, instance_uuid, barrier, results):
         results.put((action, "won", ""))
     except exception.PmemtrackException as err:
         results.put((action, "refused", f"{type(err).__name__}: {err}"))
-    except Exception as err:  # reported to the test, which fails on it
-        results.put((action, "error", f"{type(err).__name__}: {err}"))
+    except Exception:  # reported to the test, which fails on it
+        results.put((action, "error", traceback.format_exc()))

@@ -1,17 +1,25 @@
 """Confirm, revert and delete of one resized instance from three processes at
-once, on every backend: at most one of confirm and revert wins, the others are
-refused in one line, and nothing still in use is wiped."""
+once, on every backend and through the three nodes of a multi-writer Galera
+cluster: at most one of confirm and revert wins, the others are refused in
+one line, and nothing still in use is wiped."""
 
 import multiprocessing
 
 import pytest
 
+from pmemtrack import context as pmt_context
 from pmemtrack import objects
+from pmemtrack.db import api as db_api
 from tests.fixtures import hosts
 from tests.functional.compute import lifecycle_racer
+from tests.functional.compute.cloud import Cloud
 from tests.functional.compute.cloud import devpaths
 from tests.functional.compute.cloud import fill
 from tests.functional.compute.cloud import is_zero
+from tests.functional.resource_tracker import test_galera
+
+galera = test_galera.galera
+causal_nodes = test_galera.causal_nodes
 
 SPAWN = multiprocessing.get_context("spawn")
 ACTIONS = ("confirm", "revert", "delete")
@@ -19,8 +27,8 @@ ACTIONS = ("confirm", "revert", "delete")
 LOSING = ("is busy", "has no finished resize", "could not be found")
 
 
-def _race(cloud, db_engine, tmp_path, server, instance):
-    url = db_engine.url.render_as_string(hide_password=False)
+def _race(urls, tmp_path, server, instance, engine_options):
+    """Each action in its own process, through its own URL."""
     barrier = SPAWN.Barrier(len(ACTIONS))
     results = SPAWN.Queue()
     processes = [
@@ -28,6 +36,7 @@ def _race(cloud, db_engine, tmp_path, server, instance):
             target=lifecycle_racer.act,
             args=(
                 url,
+                engine_options,
                 str(tmp_path),
                 hosts.ssh_options(server),
                 action,
@@ -36,7 +45,7 @@ def _race(cloud, db_engine, tmp_path, server, instance):
                 results,
             ),
         )  # fmt: skip
-        for action in ACTIONS
+        for action, url in zip(ACTIONS, urls, strict=True)
     ]
     for process in processes:
         process.start()
@@ -53,13 +62,36 @@ def _race(cloud, db_engine, tmp_path, server, instance):
 @pytest.mark.parametrize("round_", range(2))
 def test_confirm_revert_and_delete_at_once(cloud, db_engine, tmp_path, sshd_server,
                                            round_):  # fmt: skip
+    urls = [db_engine.url.render_as_string(hide_password=False)] * len(ACTIONS)
+    _confirm_revert_and_delete_at_once(cloud, urls, tmp_path, sshd_server, {})
+
+
+@pytest.mark.parametrize("round_", range(2))
+def test_confirm_revert_and_delete_at_once_through_three_galera_nodes(
+    causal_nodes, tmp_path, sshd_server, round_
+):
+    # Every process writes through its own node, as on a multi-writer
+    # cluster behind no proxy, with the causal reads README asks for there.
+    reset = db_api.context_manager.patch_engine(causal_nodes[0])
+    try:
+        cloud = Cloud(pmt_context.get_admin_context(), tmp_path, sshd_server)
+        urls = [test_galera._text(engine.url) for engine in causal_nodes]
+        _confirm_revert_and_delete_at_once(
+            cloud, urls, tmp_path, sshd_server, {"mysql_wsrep_sync_wait": 1}
+        )
+    finally:
+        reset()
+
+
+def _confirm_revert_and_delete_at_once(cloud, urls, tmp_path, sshd_server,
+                                       engine_options):  # fmt: skip
     instance = cloud.boot("SMALL")
     [(old_path, old_data)] = fill(instance).items()
     cloud.api.resize(cloud.ctx, instance, hosts.flavor("BIG"), "compute2", True)
     [new_path] = devpaths(instance.resources)
     new_data = hosts.read_device(new_path)
 
-    outcomes = _race(cloud, db_engine, tmp_path, sshd_server, instance)
+    outcomes = _race(urls, tmp_path, sshd_server, instance, engine_options)
 
     won = {action for action, (result, _) in outcomes.items() if result == "won"}
     for result, detail in outcomes.values():
