@@ -73,18 +73,30 @@ def _compare_and_set(context, conf, instance, expected):
     )
 
 
-def _take(context, conf, instance, task_state, action, vm_states):
+def _refuse_unless_in(instance, action, vm_states):
     if vm_states is not None and instance.vm_state not in vm_states:
         raise exception.InvalidMoveRequest(
             action=action,
             instance_uuid=instance.uuid,
             reason=_NEEDS[action].format(instance.vm_state),
         )
+
+
+def _take(context, conf, instance, task_state, action, vm_states):
+    _refuse_unless_in(instance, action, vm_states)
     instance.task_state = task_state
     try:
         _compare_and_set(context, conf, instance, [None])
     except exception.UnexpectedTaskStateError:
         instance.refresh()
+        raise
+    # Held now, nobody else changes it: act on what it is, not on what it
+    # was when the caller read it (another operation may have ended since).
+    instance.refresh()
+    try:
+        _refuse_unless_in(instance, action, vm_states)
+    except exception.InvalidMoveRequest:
+        _give_back(context, conf, instance, task_state)
         raise
 
 

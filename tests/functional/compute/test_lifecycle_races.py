@@ -8,6 +8,7 @@ import multiprocessing
 import pytest
 
 from pmemtrack import context as pmt_context
+from pmemtrack import exception
 from pmemtrack import objects
 from pmemtrack.db import api as db_api
 from tests.fixtures import hosts
@@ -117,3 +118,21 @@ def _confirm_revert_and_delete_at_once(cloud, urls, tmp_path, sshd_server,
         for ns in cloud.driver(host).get_pmem_namespaces(host):
             if ns.name not in stored and ns.name in cloud.free(host):
                 assert is_zero(ns.devpath)
+
+
+def test_an_operation_acts_on_the_instance_as_it_is_when_taken(cloud):
+    """An operator's command read the instance before another one, now ended,
+    changed it: it is judged on what the instance is now, and refused."""
+    instance = cloud.boot("SMALL")
+    read_before = objects.Instance.get_by_uuid(
+        cloud.ctx, instance.uuid, ["flavor", "resources", "migration_context"]
+    )
+    cloud.api.stop(cloud.ctx, instance)
+
+    with pytest.raises(exception.InvalidMoveRequest, match="it is stopped; only"):
+        cloud.api.stop(cloud.ctx, read_before)
+
+    stored = objects.Instance.get_by_uuid(cloud.ctx, instance.uuid)
+    assert (stored.vm_state, stored.task_state) == ("stopped", None)
+    cloud.api.start(cloud.ctx, stored)
+    assert stored.vm_state == "active"
