@@ -193,6 +193,16 @@ class PmemOnNovaBase(base.ServersTestBase):
         allocations = self._get_allocations_by_server_uuid(server["id"])
         return {rp: alloc["resources"] for rp, alloc in allocations.items()}
 
+    def _assert_every_namespace_zero(self, hostname, but=None):
+        """Every device of the host reads zero, ``but`` (a device) aside."""
+        dev_dir = os.path.join(self.worlds[hostname], "dev")
+        for chardev in os.listdir(dev_dir):
+            path = os.path.join(dev_dir, chardev)
+            if but is not None and path == but.devpath:
+                continue
+            with open(path, "rb") as f:
+                self.assertFalse(any(f.read()), chardev)
+
     def _host_of(self, server):
         return self.api.get_server(server["id"])["OS-EXT-SRV-ATTR:host"]
 
@@ -527,10 +537,7 @@ class GuestDataAcrossMovesTest(PmemOnNovaBase):
         self.assertEqual("host1", self._host_of(server))
         self.assertEqual(PATTERN, self._read(source))
         # Whatever reached the destination was zeroed again.
-        dev_dir = os.path.join(self.worlds["host2"], "dev")
-        for chardev in os.listdir(dev_dir):
-            with open(os.path.join(dev_dir, chardev), "rb") as f:
-                self.assertFalse(any(f.read()), chardev)
+        self._assert_every_namespace_zero("host2")
         self.assertEqual(allocations_before, self._resources_of(server))
         self.assertEqual([source], self._devices(server))
 
@@ -552,11 +559,7 @@ class GuestDataAcrossMovesTest(PmemOnNovaBase):
         server = self._wait_for_state_change(server, "ACTIVE")
         self.assertEqual([source], self._devices(server))
         self.assertEqual(PATTERN, self._read(source))
-        dev_dir = os.path.join(self.worlds["host1"], "dev")
-        for chardev in os.listdir(dev_dir):
-            if os.path.join(dev_dir, chardev) != source.devpath:
-                with open(os.path.join(dev_dir, chardev), "rb") as f:
-                    self.assertFalse(any(f.read()), chardev)
+        self._assert_every_namespace_zero("host1", but=source)
 
     def test_a_stalled_destination_writer_keeps_its_namespace_out_of_the_pool(self):
         self.flags(allow_resize_to_same_host=False)
@@ -593,10 +596,7 @@ class GuestDataAcrossMovesTest(PmemOnNovaBase):
         host2.manager.update_available_resource(self.ctxt)
         big = self._get_provider_inventory(rp2)["CUSTOM_PMEM_NAMESPACE_BIG"]
         self.assertEqual(0, big["reserved"])
-        dev_dir = os.path.join(self.worlds["host2"], "dev")
-        for chardev in os.listdir(dev_dir):
-            with open(os.path.join(dev_dir, chardev), "rb") as f:
-                self.assertFalse(any(f.read()), chardev)
+        self._assert_every_namespace_zero("host2")
 
 
 def _kill(pid):
